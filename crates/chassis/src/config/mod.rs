@@ -1,0 +1,158 @@
+//! Layered configuration: built-in defaults < `config/<env>.toml` < `FLOTILLA_...` variables.
+//!
+//! Everything is validated once at start-up; a bad value stops the process with a message that
+//! names the key, what was found and what was expected.
+
+mod settings;
+
+pub use settings::{DatabaseBackend, DatabaseSettings, HttpSettings, LogFormat, LogSettings, Settings, SqliteSynchronous};
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+const DEFAULTS: &str = include_str!("defaults.toml");
+const ENV_PREFIX: &str = "FLOTILLA_";
+
+/// The deployment environment, which picks `config/<env>.toml` and some defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Dev,
+    Staging,
+    Prod,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dev => "dev",
+            Self::Staging => "staging",
+            Self::Prod => "prod",
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Environment {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "dev" => Ok(Self::Dev),
+            "staging" => Ok(Self::Staging),
+            "prod" => Ok(Self::Prod),
+            other => Err(ConfigError::Invalid {
+                key: "env".into(),
+                message: format!("found \"{other}\", expected one of dev, staging, prod"),
+            }),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(Box<figment::Error>),
+    #[error("configuration: key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(error: figment::Error) -> Self {
+        Self::Load(Box::new(error))
+    }
+}
+
+/// Loaded, validated configuration, plus the layered source so that each service can extract its
+/// own section (`services.<name>`) with its own type.
+#[derive(Clone)]
+pub struct Config {
+    pub settings: Settings,
+    figment: Figment,
+}
+
+// The raw layers hold secrets in plain text; only the typed settings, whose secrets redact
+// themselves, may be printed.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Loads the layers for `env` (else `FLOTILLA_ENV`, else dev) from `config_dir`.
+    pub fn load(env: Option<Environment>, config_dir: &Path) -> Result<Self, ConfigError> {
+        let env = match env {
+            Some(env) => env,
+            None => match std::env::var(format!("{ENV_PREFIX}ENV")) {
+                Ok(value) => value.parse()?,
+                Err(_) => Environment::Dev,
+            },
+        };
+        let figment = Figment::new()
+            .merge(Toml::string(DEFAULTS))
+            .merge(Toml::file(config_dir.join(format!("{env}.toml"))))
+            .merge(Env::prefixed(ENV_PREFIX).filter(|key| is_config_key(key.as_str())).split("__"))
+            .merge(Serialized::default("env", env));
+        Self::from_figment(figment)
+    }
+
+    /// Built-in defaults only; tests and tools layer their own values on top with [`Config::set`].
+    pub fn defaults() -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::new().merge(Toml::string(DEFAULTS)))
+    }
+
+    /// Returns a copy with `key` (dotted, e.g. `http.drain_delay_ms`) set to `value`, re-validated.
+    pub fn set<V: Serialize>(&self, key: &str, value: V) -> Result<Self, ConfigError> {
+        Self::from_figment(self.figment.clone().merge(Serialized::default(key, value)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let settings: Settings = figment.extract()?;
+        settings.validate()?;
+        Ok(Self { settings, figment })
+    }
+
+    /// The section `services.<name>` as the service's own settings type (defaults when absent).
+    pub fn service<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T, ConfigError> {
+        let key = format!("services.{name}");
+        if self.figment.find_value(&key).is_err() {
+            return Ok(T::default());
+        }
+        Ok(self.figment.extract_inner(&key)?)
+    }
+
+    /// The port a service listens on: `services.<name>.port`, else its default.
+    pub fn service_port(&self, name: &str, default: u16) -> Result<u16, ConfigError> {
+        let key = format!("services.{name}.port");
+        match self.figment.find_value(&key) {
+            Ok(_) => Ok(self.figment.extract_inner(&key)?),
+            Err(_) => Ok(default),
+        }
+    }
+}
+
+/// Whether a `FLOTILLA_` variable (prefix stripped, lowercased) addresses configuration.
+///
+/// Only the top-level segment is checked: Kubernetes service links and build tooling set other
+/// `FLOTILLA_*` variables (`FLOTILLA_CATALOG_PORT=tcp://...`), which must not stop the process,
+/// while a typo below a known key (`FLOTILLA_HTTP__PORTT`) still fails validation.
+fn is_config_key(key: &str) -> bool {
+    const ROOTS: [&str; 6] = ["env", "data_dir", "log", "http", "database", "services"];
+    let root = key.split("__").next().unwrap_or_default();
+    ROOTS.contains(&root) && (key == root || key[root.len()..].starts_with("__"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,148 @@
+//! The typed shape of the configuration shared by every service, and its validation.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::{ConfigError, Environment};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub env: Environment,
+    pub data_dir: PathBuf,
+    pub log: LogSettings,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    /// Per-service sections; each service extracts and validates its own (see `Config::service`).
+    #[serde(default)]
+    pub services: BTreeMap<String, serde::de::IgnoredAny>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub host: std::net::IpAddr,
+    pub request_timeout_ms: u64,
+    pub body_limit_bytes: usize,
+    pub concurrency_limit: usize,
+    pub drain_delay_ms: u64,
+    pub shutdown_deadline_ms: u64,
+}
+
+impl HttpSettings {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+    pub fn drain_delay(&self) -> Duration {
+        Duration::from_millis(self.drain_delay_ms)
+    }
+    pub fn shutdown_deadline(&self) -> Duration {
+        Duration::from_millis(self.shutdown_deadline_ms)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseBackend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    Off,
+    Normal,
+    Full,
+    Extra,
+}
+
+impl SqliteSynchronous {
+    pub fn pragma_value(self) -> &'static str {
+        match self {
+            Self::Off => "OFF",
+            Self::Normal => "NORMAL",
+            Self::Full => "FULL",
+            Self::Extra => "EXTRA",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub backend: DatabaseBackend,
+    /// The PostgreSQL server (no database name): each service gets `<database_prefix><service>` on it.
+    /// A secret, because it usually carries a password.
+    pub url: Option<SecretString>,
+    pub database_prefix: String,
+    pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
+    pub migrate_on_start: bool,
+    pub sqlite_synchronous: SqliteSynchronous,
+    pub sqlite_busy_timeout_ms: u64,
+}
+
+impl Settings {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("http.request_timeout_ms", self.http.request_timeout_ms),
+            ("http.body_limit_bytes", self.http.body_limit_bytes as u64),
+            ("http.concurrency_limit", self.http.concurrency_limit as u64),
+            ("http.shutdown_deadline_ms", self.http.shutdown_deadline_ms),
+            ("database.max_connections", u64::from(self.database.max_connections)),
+            ("database.acquire_timeout_ms", self.database.acquire_timeout_ms),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(invalid(key, "found 0, expected a positive number"));
+            }
+        }
+        if self.database.backend == DatabaseBackend::Postgres && self.database.url.is_none() {
+            return Err(invalid(
+                "database.url",
+                "missing, expected a PostgreSQL server URL such as postgres://user@host:5432 because database.backend is \"postgres\"",
+            ));
+        }
+        let prefix = &self.database.database_prefix;
+        let prefix_ok = prefix.len() <= 40
+            && prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && prefix.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+        if !prefix_ok {
+            return Err(invalid(
+                "database.database_prefix",
+                &format!("found \"{prefix}\", expected up to 40 characters of a-z, 0-9 and _, starting with a letter"),
+            ));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(invalid(
+                "log.level",
+                &format!("found \"{}\", expected a level such as info or a filter such as info,sqlx=warn", self.log.level),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(key: &str, message: &str) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), message: message.into() }
+}

@@ -1,0 +1,95 @@
+use super::*;
+
+#[test]
+fn defaults_are_valid_and_embedded() {
+    let config = Config::defaults().expect("defaults load");
+    assert_eq!(config.settings.env, Environment::Dev);
+    assert_eq!(config.settings.database.backend, DatabaseBackend::Sqlite);
+    assert_eq!(config.settings.http.request_timeout_ms, 10_000);
+}
+
+#[test]
+fn a_later_layer_overrides_an_earlier_one() {
+    let config = Config::defaults().unwrap().set("http.drain_delay_ms", 250).unwrap();
+    assert_eq!(config.settings.http.drain_delay_ms, 250);
+}
+
+#[test]
+fn a_wrong_type_names_the_key() {
+    let error = Config::defaults().unwrap().set("http.request_timeout_ms", "soon").unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("request_timeout_ms"), "{message}");
+    assert!(message.contains("soon"), "{message}");
+}
+
+#[test]
+fn an_unknown_key_is_rejected() {
+    let error = Config::defaults().unwrap().set("http.request_timeout", 5).unwrap_err();
+    assert!(error.to_string().contains("request_timeout"), "{error}");
+}
+
+#[test]
+fn zero_limits_are_rejected_with_the_key() {
+    let error = Config::defaults().unwrap().set("http.concurrency_limit", 0).unwrap_err();
+    assert!(error.to_string().contains("http.concurrency_limit"), "{error}");
+}
+
+#[test]
+fn postgres_requires_a_url() {
+    let error = Config::defaults().unwrap().set("database.backend", "postgres").unwrap_err();
+    assert!(error.to_string().contains("database.url"), "{error}");
+}
+
+#[test]
+fn the_database_url_never_prints() {
+    let config = Config::defaults()
+        .unwrap()
+        .set("database.url", "postgres://app:hunter2@db:5432")
+        .unwrap()
+        .set("database.backend", "postgres")
+        .unwrap();
+    let printed = format!("{config:?}");
+    assert!(!printed.contains("hunter2"), "{printed}");
+}
+
+#[test]
+fn an_environment_file_overrides_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("staging.toml"), "[http]\ndrain_delay_ms = 4000\n").unwrap();
+    let config = Config::load(Some(Environment::Staging), dir.path()).unwrap();
+    assert_eq!(config.settings.env, Environment::Staging);
+    assert_eq!(config.settings.http.drain_delay_ms, 4000);
+}
+
+#[test]
+fn a_service_section_falls_back_to_defaults() {
+    #[derive(Debug, Default, serde::Deserialize, PartialEq)]
+    struct Section {
+        seed: Option<bool>,
+    }
+    let config = Config::defaults().unwrap();
+    assert_eq!(config.service::<Section>("catalog").unwrap(), Section::default());
+    assert_eq!(config.service_port("catalog", 8082).unwrap(), 8082);
+    let config = config.set("services.catalog.port", 9000).unwrap().set("services.catalog.seed", true).unwrap();
+    assert_eq!(config.service_port("catalog", 8082).unwrap(), 9000);
+    assert_eq!(config.service::<Section>("catalog").unwrap().seed, Some(true));
+}
+
+#[test]
+fn unknown_environment_is_a_clear_error() {
+    let error = "production".parse::<Environment>().unwrap_err();
+    assert!(error.to_string().contains("dev, staging, prod"), "{error}");
+}
+
+#[test]
+fn only_known_roots_are_read_from_the_environment() {
+    assert!(is_config_key("env"));
+    assert!(is_config_key("data_dir"));
+    assert!(is_config_key("http__request_timeout_ms"));
+    assert!(is_config_key("services__catalog__port"));
+    assert!(is_config_key("http__portt"), "typos below a root must still reach validation");
+    assert!(!is_config_key("catalog_port"));
+    assert!(!is_config_key("catalog_service_host"));
+    assert!(!is_config_key("git_commit"));
+    assert!(!is_config_key("https"));
+}

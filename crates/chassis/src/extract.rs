@@ -1,0 +1,179 @@
+//! Request extractors whose every rejection is a problem document, never axum's plain text.
+
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::problem::{FieldViolation, Problem, ProblemKind};
+
+/// A JSON body. Errors carry the JSON pointer of the offending field.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(Problem::new(ProblemKind::UnsupportedMediaType));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        decode(&bytes).map(Json)
+    }
+}
+
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn body_rejection(rejection: BytesRejection) -> Problem {
+    if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        Problem::new(ProblemKind::PayloadTooLarge)
+    } else {
+        Problem::new(ProblemKind::MalformedBody).with_detail(rejection.body_text())
+    }
+}
+
+/// Decodes a JSON document, telling syntax errors (400) from shape errors (422, with the field).
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let pointer = pointer(error.path());
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                Problem::validation(vec![FieldViolation::new(pointer, strip_position(&inner))])
+            }
+            _ => Problem::new(ProblemKind::MalformedBody).with_detail(inner.to_string()),
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|error| Problem::new(ProblemKind::MalformedBody).with_detail(error.to_string()))?;
+    Ok(value)
+}
+
+fn pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        out.push('/');
+        match segment {
+            Segment::Seq { index } => out.push_str(&index.to_string()),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                out.push_str(&key.replace('~', "~0").replace('/', "~1"))
+            }
+            Segment::Unknown => out.push('?'),
+        }
+    }
+    out
+}
+
+// serde_json appends "at line 1 column 30", which means nothing next to a field pointer.
+fn strip_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+/// Query parameters; a bad one is a 400 naming it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Query(value))
+            .map_err(|rejection: QueryRejection| {
+                Problem::new(ProblemKind::InvalidParameter).with_detail(rejection.body_text())
+            })
+    }
+}
+
+/// Path parameters; a malformed one (say, not a UUID) is a 400 naming it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Path(value))
+            .map_err(|rejection: PathRejection| {
+                Problem::new(ProblemKind::InvalidParameter).with_detail(rejection.body_text())
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        price: Price,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Price {
+        amount_minor: i64,
+    }
+
+    #[test]
+    fn a_type_error_points_at_the_field() {
+        let problem = decode::<Body>(br#"{"price":{"amount_minor":"ten"}}"#).unwrap_err();
+        assert_eq!(problem.status, 422);
+        assert_eq!(problem.errors[0].field, "/price/amount_minor");
+        assert!(!problem.errors[0].message.contains("line"), "{:?}", problem.errors);
+    }
+
+    #[test]
+    fn an_overflowing_number_is_a_field_error() {
+        let problem = decode::<Body>(br#"{"price":{"amount_minor":99999999999999999999}}"#).unwrap_err();
+        assert_eq!(problem.status, 422);
+        assert_eq!(problem.errors[0].field, "/price/amount_minor");
+    }
+
+    #[test]
+    fn broken_json_is_a_bad_request() {
+        assert_eq!(decode::<Body>(br#"{"price":"#).unwrap_err().status, 400);
+        assert_eq!(decode::<Body>(br#"{"price":{"amount_minor":1}} trailing"#).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn an_unknown_field_is_named() {
+        let problem = decode::<Body>(br#"{"price":{"amount_minor":1},"colour":"red"}"#).unwrap_err();
+        assert_eq!(problem.status, 422);
+        assert!(problem.errors[0].message.contains("colour"), "{:?}", problem.errors);
+    }
+}

@@ -1,0 +1,87 @@
+//! The HTTP stack every service runs behind, and the operational endpoints it serves.
+//!
+//! Outermost first: observe (request id, trace context, span, metrics, access log) → compression →
+//! panic to 500 problem → body limit → for the API only: load shedding and a per-request timeout.
+//! Probes and `/metrics` sit outside load shedding, so an overloaded service still answers them.
+
+mod observe;
+mod ops;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::HttpSettings;
+use crate::health::Readiness;
+use crate::problem::{Problem, ProblemKind};
+
+pub use observe::REQUEST_ID_HEADER;
+
+/// What the stack needs to know about the service it fronts.
+#[derive(Debug, Clone)]
+pub struct ServiceInfo {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+/// Wraps a service's API routes in the common stack and adds the operational endpoints.
+/// Returns the router and the service's complete OpenAPI document.
+pub fn service_router(
+    info: ServiceInfo,
+    api: OpenApiRouter,
+    readiness: Readiness,
+    settings: &HttpSettings,
+) -> (Router, OpenApi) {
+    let (api, mut openapi) = api.split_for_parts();
+    let (ops, ops_doc) = ops::router(info.clone(), readiness).split_for_parts();
+    openapi.merge(ops_doc);
+    let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
+
+    let timeout = settings.request_timeout();
+    let api = api
+        .layer(middleware::from_fn(move |req: Request, next: Next| request_timeout(timeout, req, next)))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                    Problem::new(ProblemKind::Overloaded).with_retry_after(1)
+                }))
+                .load_shed()
+                .layer(GlobalConcurrencyLimitLayer::new(settings.concurrency_limit)),
+        );
+
+    let router = api
+        .merge(ops)
+        .route("/openapi.json", axum::routing::get(move || ops::openapi_json(openapi_json.clone())))
+        .fallback(|| async { Problem::new(ProblemKind::NotFound).with_detail("no route matches this path") })
+        .method_not_allowed_fallback(|| async { Problem::new(ProblemKind::MethodNotAllowed) })
+        .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
+        .layer(CatchPanicLayer::custom(|_panic| {
+            // The panic message is already on stderr through the panic hook; never send it out.
+            tracing::error!("handler panicked");
+            Problem::new(ProblemKind::Internal).into_response()
+        }))
+        .layer(CompressionLayer::new())
+        .layer(middleware::from_fn_with_state(info, observe::observe));
+    (router, openapi)
+}
+
+async fn request_timeout(limit: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => Problem::new(ProblemKind::Timeout)
+            .with_detail(format!("no response within {} ms", limit.as_millis()))
+            .with_retry_after(1)
+            .into_response(),
+    }
+}

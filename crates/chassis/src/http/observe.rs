@@ -1,0 +1,88 @@
+//! Per-request observability: request id, W3C trace context, a span carrying both, HTTP metrics
+//! labelled by route template, and one access-log line.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use super::ServiceInfo;
+use crate::metrics::{HTTP_DURATION, HTTP_REQUESTS};
+use crate::telemetry::trace_context::TraceContext;
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+pub(super) async fn observe(State(info): State<ServiceInfo>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| is_acceptable_request_id(id))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let trace = TraceContext::continue_or_start(req.headers().get("traceparent").and_then(|v| v.to_str().ok()));
+    let method = req.method().as_str().to_owned();
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let route_label = route.clone().unwrap_or_else(|| "unmatched".into());
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        req.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+
+    let span = tracing::info_span!(
+        "http_request",
+        service = info.name,
+        version = info.version,
+        request_id = %request_id,
+        trace_id = %trace.trace_id,
+        span_id = %trace.span_id,
+        method = %method,
+        route = %route_label,
+    );
+    let mut response = next.run(req).instrument(span.clone()).await;
+    let status = response.status();
+    let elapsed = started.elapsed();
+
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    let labels = [
+        ("service", info.name.to_owned()),
+        ("http_request_method", method),
+        ("http_route", route_label.clone()),
+        ("http_response_status_code", status.as_u16().to_string()),
+    ];
+    metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
+    metrics::histogram!(HTTP_DURATION, &labels).record(elapsed.as_secs_f64());
+
+    let _entered = span.enter();
+    let duration_ms = elapsed.as_secs_f64() * 1000.0;
+    let operational = matches!(route_label.as_str(), "/livez" | "/readyz" | "/metrics");
+    if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), duration_ms, "request failed");
+    } else if operational {
+        tracing::debug!(status = status.as_u16(), duration_ms, "request served");
+    } else {
+        tracing::info!(status = status.as_u16(), duration_ms, "request served");
+    }
+    response
+}
+
+// Propagated ids end up in logs and headers: keep them short and printable.
+fn is_acceptable_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_must_be_short_and_printable() {
+        assert!(super::is_acceptable_request_id("abc-123"));
+        assert!(!super::is_acceptable_request_id(""));
+        assert!(!super::is_acceptable_request_id("has space"));
+        assert!(!super::is_acceptable_request_id(&"x".repeat(129)));
+    }
+}

@@ -1,0 +1,62 @@
+//! `/livez`, `/readyz`, `/metrics`, `/version` and `/openapi.json`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ServiceInfo;
+use crate::build_info::VersionInfo;
+use crate::health::{Readiness, ReadinessReport};
+
+#[derive(Clone)]
+struct OpsState {
+    info: ServiceInfo,
+    readiness: Readiness,
+}
+
+pub(super) fn router(info: ServiceInfo, readiness: Readiness) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(livez))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(version))
+        .with_state(OpsState { info, readiness })
+}
+
+/// The process is alive and answering.
+#[utoipa::path(get, path = "/livez", tag = "operations", responses((status = 200, description = "Alive")))]
+async fn livez() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "alive" }))
+}
+
+/// The service can do its job: dependencies reachable, schema current, not draining.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "Ready", body = ReadinessReport),
+    (status = 503, description = "Not ready; the failing checks say why", body = ReadinessReport),
+))]
+async fn readyz(State(state): State<OpsState>) -> impl IntoResponse {
+    let report = state.readiness.report().await;
+    let status = if report.status == "ready" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(report))
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Metrics", content_type = "text/plain")))]
+async fn metrics() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], crate::metrics::render())
+}
+
+/// What runs here: product and service versions, git commit, build time.
+#[utoipa::path(get, path = "/version", tag = "operations", responses((status = 200, description = "Version", body = VersionInfo)))]
+async fn version(State(state): State<OpsState>) -> impl IntoResponse {
+    Json(VersionInfo::new(state.info.name, state.info.version))
+}
+
+pub(super) async fn openapi_json(document: Arc<String>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], document.as_str().to_owned())
+}

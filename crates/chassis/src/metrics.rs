@@ -1,0 +1,154 @@
+//! Prometheus metrics: one process-wide recorder, every series labelled with its service so that
+//! services sharing a process (embedded mode) stay distinguishable.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const HTTP_REQUESTS: &str = "http_server_requests_total";
+pub const HTTP_DURATION: &str = "http_server_request_duration_seconds";
+pub const BUILD_INFO: &str = "flotilla_build_info";
+
+// OpenTelemetry's recommended HTTP buckets, with two finer ones for sub-5 ms services.
+const DURATION_BUCKETS: &[f64] =
+    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process-wide handle, installing the recorder on first use.
+pub fn handle() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new();
+        // The bucket list is a non-empty constant, so this cannot fail; fall back to summaries if it did.
+        let builder = match builder.set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), DURATION_BUCKETS) {
+            Ok(builder) => builder,
+            Err(_) => PrometheusBuilder::new(),
+        };
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics will be incomplete");
+        }
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    metrics::describe_counter!(HTTP_REQUESTS, "HTTP requests served, by method, route template and status.");
+    metrics::describe_histogram!(
+        HTTP_DURATION,
+        metrics::Unit::Seconds,
+        "Duration of HTTP requests served, by method, route template and status."
+    );
+    metrics::describe_gauge!(BUILD_INFO, "Always 1; labels say which build of which service runs.");
+}
+
+/// Keeps histogram memory bounded between scrapes; runs until the process ends.
+pub fn spawn_upkeep() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        let handle = handle();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                handle.run_upkeep();
+            }
+        });
+    });
+}
+
+pub fn record_build_info(service: &'static str, version: &'static str) {
+    handle();
+    metrics::gauge!(BUILD_INFO, "service" => service, "version" => version, "commit" => crate::build_info::GIT_COMMIT)
+        .set(1.0);
+}
+
+/// The full exposition: recorded series, then this process's resource usage.
+pub fn render() -> String {
+    let mut text = handle().render();
+    process::append(&mut text);
+    text
+}
+
+/// Standard `process_*` metrics, read from /proc (Linux only; elsewhere they are omitted).
+mod process {
+    use std::fmt::Write;
+
+    // USER_HZ is fixed at 100 by the Linux ABI, whatever the kernel's internal tick rate.
+    const TICKS_PER_SECOND: f64 = 100.0;
+
+    pub(super) fn append(out: &mut String) {
+        let Some(sample) = read() else { return };
+        let mut metric = |name: &str, kind: &str, help: &str, value: f64| {
+            let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n");
+        };
+        metric("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", sample.cpu_seconds);
+        metric("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", sample.resident_bytes);
+        metric("process_open_fds", "gauge", "Number of open file descriptors.", sample.open_fds);
+        if let Some(max) = sample.max_fds {
+            metric("process_max_fds", "gauge", "Maximum number of open file descriptors.", max);
+        }
+        if let Some(start) = sample.start_time_seconds {
+            metric("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.", start);
+        }
+    }
+
+    struct Sample {
+        cpu_seconds: f64,
+        resident_bytes: f64,
+        open_fds: f64,
+        max_fds: Option<f64>,
+        start_time_seconds: Option<f64>,
+    }
+
+    fn read() -> Option<Sample> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the parenthesised command name, which may itself contain spaces.
+        let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+        let cpu_seconds = (field(14)? + field(15)?) / TICKS_PER_SECOND;
+        let start_ticks = field(22)?;
+
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let rss_kib = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())?;
+
+        let open_fds = std::fs::read_dir("/proc/self/fd").ok()?.count() as f64;
+        let max_fds = std::fs::read_to_string("/proc/self/limits").ok().and_then(|limits| {
+            limits
+                .lines()
+                .find(|line| line.starts_with("Max open files"))
+                .and_then(|line| line.split_whitespace().nth(3))
+                .and_then(|v| v.parse::<f64>().ok())
+        });
+        let boot_time = std::fs::read_to_string("/proc/stat").ok().and_then(|stat| {
+            stat.lines().find_map(|line| line.strip_prefix("btime ")).and_then(|v| v.trim().parse::<f64>().ok())
+        });
+        Some(Sample {
+            cpu_seconds,
+            resident_bytes: rss_kib * 1024.0,
+            open_fds,
+            max_fds,
+            start_time_seconds: boot_time.map(|boot| boot + start_ticks / TICKS_PER_SECOND),
+        })
+    }
+
+    #[cfg(all(test, target_os = "linux"))]
+    mod tests {
+        #[test]
+        fn reads_this_process() {
+            let mut out = String::new();
+            super::append(&mut out);
+            assert!(out.contains("# TYPE process_cpu_seconds_total counter"), "{out}");
+            let rss_line = out.lines().find(|l| l.starts_with("process_resident_memory_bytes ")).unwrap();
+            let rss: f64 = rss_line.split(' ').nth(1).unwrap().parse().unwrap();
+            assert!(rss > 1024.0 * 1024.0, "{rss}");
+        }
+    }
+}

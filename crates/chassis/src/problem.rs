@@ -1,0 +1,200 @@
+//! RFC 9457 problem details: the one error shape of every Flotilla HTTP API.
+//!
+//! `type` URIs are stable identifiers (`urn:flotilla:problem:<slug>`), documented in
+//! docs/api/problems.md; clients branch on them, never on `title` or `detail`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// One violated rule of a request, located by a JSON pointer (`/price/currency`) or a parameter name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldViolation {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// A problem details document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    #[schema(example = "urn:flotilla:problem:validation")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldViolation>,
+    #[serde(skip)]
+    retry_after_secs: Option<u64>,
+}
+
+/// The catalogue of problem types. Adding one is fine; changing a slug breaks clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    Validation,
+    MalformedBody,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    InvalidParameter,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    IdempotencyKeyReused,
+    PreconditionFailed,
+    PreconditionRequired,
+    Overloaded,
+    Timeout,
+    Unavailable,
+    Internal,
+}
+
+impl ProblemKind {
+    pub fn slug(self) -> &'static str {
+        self.describe().0
+    }
+
+    fn describe(self) -> (&'static str, StatusCode, &'static str) {
+        use StatusCode as S;
+        match self {
+            Self::Validation => ("validation", S::UNPROCESSABLE_ENTITY, "The request is not valid"),
+            Self::MalformedBody => ("malformed-body", S::BAD_REQUEST, "The request body is not valid JSON"),
+            Self::UnsupportedMediaType => {
+                ("unsupported-media-type", S::UNSUPPORTED_MEDIA_TYPE, "The request body must be application/json")
+            }
+            Self::PayloadTooLarge => ("payload-too-large", S::PAYLOAD_TOO_LARGE, "The request body is too large"),
+            Self::InvalidParameter => ("invalid-parameter", S::BAD_REQUEST, "A path or query parameter is not valid"),
+            Self::NotFound => ("not-found", S::NOT_FOUND, "The resource does not exist"),
+            Self::MethodNotAllowed => ("method-not-allowed", S::METHOD_NOT_ALLOWED, "The method is not allowed here"),
+            Self::Conflict => ("conflict", S::CONFLICT, "The request conflicts with the current state"),
+            Self::IdempotencyKeyReused => (
+                "idempotency-key-reused",
+                S::UNPROCESSABLE_ENTITY,
+                "The Idempotency-Key was already used with a different request",
+            ),
+            Self::PreconditionFailed => {
+                ("precondition-failed", S::PRECONDITION_FAILED, "The resource has changed since it was read")
+            }
+            Self::PreconditionRequired => {
+                ("precondition-required", S::PRECONDITION_REQUIRED, "This update requires an If-Match header")
+            }
+            Self::Overloaded => ("overloaded", S::SERVICE_UNAVAILABLE, "The service is overloaded; retry later"),
+            Self::Timeout => ("timeout", S::SERVICE_UNAVAILABLE, "The request took too long and was abandoned"),
+            Self::Unavailable => ("unavailable", S::SERVICE_UNAVAILABLE, "A dependency of the service is unavailable"),
+            Self::Internal => ("internal", S::INTERNAL_SERVER_ERROR, "An unexpected error occurred"),
+        }
+    }
+}
+
+impl Problem {
+    pub fn new(kind: ProblemKind) -> Self {
+        let (slug, status, title) = kind.describe();
+        Self {
+            kind: format!("urn:flotilla:problem:{slug}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail: None,
+            errors: Vec::new(),
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn with_errors(mut self, errors: Vec<FieldViolation>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    pub fn validation(errors: Vec<FieldViolation>) -> Self {
+        Self::new(ProblemKind::Validation).with_errors(errors)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(ProblemKind::NotFound).with_detail(detail)
+    }
+
+    /// A 500 whose cause is logged here, with the request's span, and never sent to the client.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(ProblemKind::Internal)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let retry_after = self.retry_after_secs;
+        let body = serde_json::to_vec(&self).unwrap_or_else(|_| br#"{"status":500}"#.to_vec());
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_a_distinct_slug_and_an_error_status() {
+        use ProblemKind::*;
+        let kinds = [
+            Validation,
+            MalformedBody,
+            UnsupportedMediaType,
+            PayloadTooLarge,
+            InvalidParameter,
+            NotFound,
+            MethodNotAllowed,
+            Conflict,
+            IdempotencyKeyReused,
+            PreconditionFailed,
+            PreconditionRequired,
+            Overloaded,
+            Timeout,
+            Unavailable,
+            Internal,
+        ];
+        let slugs: std::collections::BTreeSet<_> = kinds.iter().map(|k| k.slug()).collect();
+        assert_eq!(slugs.len(), kinds.len());
+        for kind in kinds {
+            let status = Problem::new(kind).status();
+            assert!(status.is_client_error() || status.is_server_error(), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn renders_as_problem_json_with_retry_after() {
+        let response = Problem::new(ProblemKind::Overloaded).with_retry_after(2).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], CONTENT_TYPE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+    }
+}

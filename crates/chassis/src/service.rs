@@ -1,0 +1,189 @@
+//! A service as a value, and the application that runs one: bind, connect, migrate, build,
+//! serve, and on cancellation drain and stop cleanly.
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::{Config, ConfigError};
+use crate::db::{Database, DbError, MigrationFile};
+use crate::health::{DatabaseReachable, MigrationsApplied, Readiness, ReadinessCheck};
+use crate::http::{ServiceInfo, service_router};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BuildFuture = Pin<Box<dyn Future<Output = Result<ServiceParts, BoxError>> + Send>>;
+
+/// Everything the chassis needs to know to run a bounded context.
+pub struct ServiceDefinition {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub default_port: u16,
+    pub migrations: &'static [MigrationFile],
+    /// Builds the service's routes (and, later, consumers and workers) on its own database.
+    pub build: fn(ServiceContext) -> BuildFuture,
+}
+
+impl std::fmt::Debug for ServiceDefinition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceDefinition").field("name", &self.name).field("version", &self.version).finish()
+    }
+}
+
+/// What a service is given to build itself.
+#[derive(Debug, Clone)]
+pub struct ServiceContext {
+    pub config: Config,
+    pub db: Database,
+    /// Cancelled when the service stops; background work must end when it is.
+    pub stopping: CancellationToken,
+}
+
+/// What a service hands back: its API and any extra readiness checks.
+pub struct ServiceParts {
+    pub api: OpenApiRouter,
+    pub checks: Vec<Arc<dyn ReadinessCheck>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{service} cannot listen on {addr}: {source} (is another process using the port? set services.{service}.port)")]
+    Bind { service: &'static str, addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error("{service} failed to start: {source}")]
+    Build { service: &'static str, source: BoxError },
+    #[error("{service} stopped serving: {source}")]
+    Serve { service: &'static str, source: std::io::Error },
+}
+
+/// A built service, bound to its port and ready to serve.
+pub struct Application {
+    definition: &'static ServiceDefinition,
+    config: Config,
+    listener: TcpListener,
+    router: Router,
+    openapi: OpenApi,
+    db: Database,
+    readiness: Readiness,
+    stopping: CancellationToken,
+}
+
+impl Application {
+    pub async fn build(definition: &'static ServiceDefinition, config: Config) -> Result<Self, StartError> {
+        let name = definition.name;
+        let span = tracing::info_span!("service", service = name, version = definition.version);
+        async move {
+            let settings = &config.settings;
+            let port = config.service_port(name, definition.default_port)?;
+            let addr = SocketAddr::new(settings.http.host, port);
+            let listener =
+                TcpListener::bind(addr).await.map_err(|source| StartError::Bind { service: name, addr, source })?;
+
+            let db = Database::connect(name, &settings.database, &settings.data_dir).await?;
+            if settings.database.migrate_on_start {
+                db.migrate(name, definition.migrations).await?;
+            }
+            crate::metrics::record_build_info(name, definition.version);
+            crate::metrics::spawn_upkeep();
+
+            let stopping = CancellationToken::new();
+            let context = ServiceContext { config: config.clone(), db: db.clone(), stopping: stopping.clone() };
+            let parts = (definition.build)(context).await.map_err(|source| StartError::Build { service: name, source })?;
+
+            let mut checks: Vec<Arc<dyn ReadinessCheck>> = vec![
+                Arc::new(DatabaseReachable(db.clone())),
+                Arc::new(MigrationsApplied { db: db.clone(), expected: definition.migrations.len() }),
+            ];
+            checks.extend(parts.checks);
+            let readiness = Readiness::new(checks);
+            let info = ServiceInfo { name, version: definition.version };
+            let (router, openapi) = service_router(info, parts.api, readiness.clone(), &settings.http);
+            Ok(Self { definition, config, listener, router, openapi, db, readiness, stopping })
+        }
+        .instrument(span)
+        .await
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.definition.name
+    }
+
+    pub fn local_addr(&self) -> Result<SocketAddr, std::io::Error> {
+        self.listener.local_addr()
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The service's OpenAPI document, as served at `/openapi.json`.
+    pub fn openapi(&self) -> &OpenApi {
+        &self.openapi
+    }
+
+    /// Serves until `stop` is cancelled, then: report unready, keep serving for the drain delay,
+    /// stop accepting, let in-flight requests finish up to the deadline, stop background work,
+    /// close the pool.
+    pub async fn run_until_stopped(self, stop: CancellationToken) -> Result<(), StartError> {
+        let name = self.definition.name;
+        let http = self.config.settings.http.clone();
+        let span = tracing::info_span!("service", service = name, version = self.definition.version);
+        async move {
+            let close = CancellationToken::new();
+            let server = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(close.clone().cancelled_owned());
+            let mut serving = tokio::spawn(server.into_future());
+
+            let early_exit = tokio::select! {
+                result = &mut serving => Some(result),
+                () = stop.cancelled() => None,
+            };
+            if let Some(result) = early_exit {
+                self.stopping.cancel();
+                self.db.close().await;
+                return match result {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(source)) => Err(StartError::Serve { service: name, source }),
+                    Err(join) => Err(StartError::Serve { service: name, source: std::io::Error::other(join) }),
+                };
+            }
+
+            self.readiness.start_draining();
+            tracing::info!(drain_delay_ms = http.drain_delay_ms, "draining: reporting unready, still serving");
+            tokio::time::sleep(http.drain_delay()).await;
+            close.cancel();
+            tracing::info!(deadline_ms = http.shutdown_deadline_ms, "closed to new connections; finishing in-flight requests");
+            match tokio::time::timeout(http.shutdown_deadline(), &mut serving).await {
+                Ok(_) => tracing::info!("in-flight requests finished"),
+                Err(_) => {
+                    tracing::warn!("in-flight requests still running at the deadline; abandoning them");
+                    serving.abort();
+                }
+            }
+            self.stopping.cancel();
+            self.db.close().await;
+            tracing::info!("stopped");
+            Ok(())
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// Connects to a service's database and applies its migrations, nothing else (`flotilla migrate`).
+pub async fn migrate(definition: &ServiceDefinition, config: &Config) -> Result<Database, StartError> {
+    let settings = &config.settings;
+    let db = Database::connect(definition.name, &settings.database, &settings.data_dir).await?;
+    db.migrate(definition.name, definition.migrations).await?;
+    Ok(db)
+}
