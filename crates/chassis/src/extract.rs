@@ -29,6 +29,12 @@ where
     }
 }
 
+impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
 fn is_json(headers: &axum::http::HeaderMap) -> bool {
     let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
@@ -53,7 +59,13 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         let inner = error.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                Problem::validation(vec![FieldViolation::new(pointer, strip_position(&inner))])
+                let message = strip_position(&inner);
+                // serde names a missing field only in its message; point at the field itself.
+                let pointer = match message.strip_prefix("missing field `").and_then(|rest| rest.strip_suffix('`')) {
+                    Some(field) => format!("{pointer}/{field}"),
+                    None => pointer,
+                };
+                Problem::validation(vec![FieldViolation::new(pointer, message)])
             }
             _ => Problem::new(ProblemKind::MalformedBody).with_detail(inner.to_string()),
         }
@@ -161,6 +173,12 @@ mod tests {
     fn an_overflowing_number_is_a_field_error() {
         let problem = decode::<Body>(br#"{"price":{"amount_minor":99999999999999999999}}"#).unwrap_err();
         assert_eq!(problem.status, 422);
+        assert_eq!(problem.errors[0].field, "/price/amount_minor");
+    }
+
+    #[test]
+    fn a_missing_field_is_pointed_at() {
+        let problem = decode::<Body>(br#"{"price":{}}"#).unwrap_err();
         assert_eq!(problem.errors[0].field, "/price/amount_minor");
     }
 

@@ -10,6 +10,7 @@ pub mod db;
 pub mod extract;
 pub mod health;
 pub mod http;
+pub mod idempotency;
 pub mod metrics;
 pub mod problem;
 pub mod service;

@@ -1,1 +1,163 @@
+//! Test harness: run a real service on a free port against a fresh database of either backend.
+//!
+//! PostgreSQL comes from `TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432`). When
+//! it cannot be reached the test fails with a message saying so: it never passes by skipping.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a harness reports setup failures by panicking
+
+use std::net::SocketAddr;
+
+use flotilla_chassis::service::{Application, ServiceDefinition, StartError};
+use flotilla_chassis::Config;
+use serde_json::Value;
+use sqlx::{Any, Connection, Executor, AssertSqlSafe};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one test per backend from `async fn name(backend: Backend)` functions.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() { super::$name($crate::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $name() { super::$name($crate::Backend::Postgres).await } )*
+        }
+    };
+}
+
+pub fn postgres_server_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.into())
+}
+
+/// A database that lives as long as the test: a temporary directory or a PostgreSQL database.
+pub struct TestDatabase {
+    backend: Backend,
+    data_dir: tempfile::TempDir,
+    prefix: String,
+}
+
+impl TestDatabase {
+    pub async fn new(backend: Backend) -> Self {
+        let data_dir = tempfile::tempdir().expect("temporary data directory");
+        let prefix = format!("t{}_", uuid::Uuid::new_v4().simple());
+        if backend == Backend::Postgres {
+            let url = format!("{}/postgres", postgres_server_url());
+            sqlx::any::install_default_drivers();
+            if let Err(error) = sqlx::AnyConnection::connect(&url).await {
+                panic!(
+                    "PostgreSQL is required by this test and is not reachable at {url}: {error}. \
+                     Start it, or point TEST_POSTGRES_URL at a server where the user may create databases."
+                );
+            }
+        }
+        Self { backend, data_dir, prefix }
+    }
+
+    /// Configuration pointing a service at this database.
+    pub fn config(&self) -> Config {
+        let mut config = Config::defaults()
+            .and_then(|c| c.set("data_dir", self.data_dir.path()))
+            .and_then(|c| c.set("database.database_prefix", &self.prefix))
+            .expect("test configuration");
+        if self.backend == Backend::Postgres {
+            config = config
+                .set("database.url", postgres_server_url())
+                .and_then(|c| c.set("database.backend", "postgres"))
+                .expect("test configuration");
+        }
+        config
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        let prefix = self.prefix.clone();
+        // Drop runs outside any async context we could await in; a helper thread with its own
+        // runtime drops every database this test created (one per service).
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async move {
+                let mut conn = sqlx::AnyConnection::connect(&format!("{}/postgres", postgres_server_url())).await.ok()?;
+                let names: Vec<String> = sqlx::query_scalar::<Any, String>("SELECT datname FROM pg_database WHERE datname LIKE $1")
+                    .bind(format!("{prefix}%"))
+                    .fetch_all(&mut conn)
+                    .await
+                    .ok()?;
+                for name in names {
+                    // Names are generated above from a UUID and a service name: safe to quote.
+                    let _ = conn.execute(sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))).await;
+                }
+                Some(())
+            })
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// A running service.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    definition: &'static ServiceDefinition,
+    config: Config,
+    stop: CancellationToken,
+    serving: JoinHandle<Result<(), StartError>>,
+    database: TestDatabase,
+}
+
+/// Starts `definition` on a free port with a fresh `backend` database and the given settings.
+pub async fn spawn(definition: &'static ServiceDefinition, backend: Backend, settings: &[(&str, Value)]) -> TestApp {
+    let database = TestDatabase::new(backend).await;
+    let mut config = database.config().set(&format!("services.{}.port", definition.name), 0).expect("port");
+    for (key, value) in settings {
+        config = config.set(key, value).unwrap_or_else(|e| panic!("test setting {key}: {e}"));
+    }
+    start(definition, config, database).await
+}
+
+async fn start(definition: &'static ServiceDefinition, config: Config, database: TestDatabase) -> TestApp {
+    let app = Application::build(definition, config.clone()).await.unwrap_or_else(|e| panic!("{} failed to start: {e}", definition.name));
+    let addr = app.local_addr().expect("bound address");
+    let stop = CancellationToken::new();
+    let serving = tokio::spawn(app.run_until_stopped(stop.clone()));
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    TestApp { addr, client, definition, config, stop, serving, database }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Stops the service gracefully and waits until it has.
+    pub async fn stop(self) -> TestDatabase {
+        self.stop.cancel();
+        self.serving.await.expect("service task").expect("service stopped cleanly");
+        self.database
+    }
+
+    /// Stops the service and starts it again on the same database, as a process restart would.
+    pub async fn restart(self) -> TestApp {
+        let definition = self.definition;
+        let config = self.config.clone();
+        let database = self.stop().await;
+        start(definition, config, database).await
+    }
+}

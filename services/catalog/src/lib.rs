@@ -1,1 +1,50 @@
+//! The catalog bounded context: products with prices, categories and attributes; browsing,
+//! full-text search, and admin operations to create, replace and delete them.
 
+pub mod api;
+pub mod domain;
+mod seed;
+pub mod store;
+
+use flotilla_chassis::config::Environment;
+use flotilla_chassis::db::MigrationFile;
+use flotilla_chassis::service::{BuildFuture, ServiceContext, ServiceDefinition, ServiceParts};
+use serde::Deserialize;
+
+/// Applied in order, never edited once released: a change is a new migration.
+pub const MIGRATIONS: &[MigrationFile] = &[
+    MigrationFile {
+        version: 1,
+        description: "products and search terms",
+        sql: include_str!("../migrations/0001_products.sql"),
+    },
+    MigrationFile { version: 2, description: "idempotency keys", sql: flotilla_chassis::idempotency::TABLE_SQL },
+];
+
+pub static SERVICE: ServiceDefinition = ServiceDefinition {
+    name: "catalog",
+    version: env!("CARGO_PKG_VERSION"),
+    default_port: 8082,
+    migrations: MIGRATIONS,
+    build,
+};
+
+/// `services.catalog.*` settings.
+#[derive(Debug, Default, Deserialize)]
+struct CatalogSettings {
+    /// Load the demo catalogue into an empty database once. Defaults to on in dev, off elsewhere.
+    seed: Option<bool>,
+}
+
+fn build(ctx: ServiceContext) -> BuildFuture {
+    Box::pin(async move {
+        let settings: CatalogSettings = ctx.config.service(SERVICE.name)?;
+        if settings.seed.unwrap_or(ctx.config.settings.env == Environment::Dev) {
+            let loaded = seed::load_once(&ctx.db).await?;
+            if loaded > 0 {
+                tracing::info!(products = loaded, "loaded the demo catalogue");
+            }
+        }
+        Ok(ServiceParts { api: api::router(ctx.db.clone()), checks: Vec::new() })
+    })
+}

@@ -1,0 +1,358 @@
+//! The catalog's HTTP API: `/api/v1/catalog/...`. Handlers translate between HTTP and the domain;
+//! the rules live in `domain`, the SQL in `store`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use flotilla_chassis::db::Database;
+use flotilla_chassis::extract::{Json, Path, Query};
+use flotilla_chassis::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
+use flotilla_chassis::{FieldViolation, Problem, ProblemKind};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::domain::Violation;
+use crate::domain::cursor::Cursor;
+use crate::domain::product::{self, AttributeValue, Precondition, Product, ProductInput};
+use crate::domain::search;
+use crate::store::{self, ListFilter, Outcome, StoreError};
+
+const PRODUCTS: &str = "/api/v1/catalog/products";
+const CREATE_SCOPE: &str = "catalog.create-product";
+const DEFAULT_PAGE: u32 = 20;
+const MAX_PAGE: u32 = 100;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Flotilla catalog", description = "Products, prices, categories and search."),
+    tags((name = "catalog", description = "The product catalogue"), (name = "operations", description = "Probes, metrics and version")),
+)]
+struct ApiDoc;
+
+#[derive(Clone)]
+struct AppState {
+    db: Database,
+}
+
+pub fn router(db: Database) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(list_products, create_product))
+        .routes(routes!(get_product, replace_product, delete_product))
+        .routes(routes!(list_categories))
+        .with_state(AppState { db })
+}
+
+/// A price in minor units (cents for EUR) of an ISO 4217 currency.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    #[schema(example = 3499, minimum = 0, maximum = 10_000_000_000_i64)]
+    pub amount_minor: i64,
+    #[schema(example = "EUR")]
+    pub currency: String,
+}
+
+/// A product as clients send it, to create or to replace.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductRequest {
+    #[schema(example = "KIT-0001", pattern = "^[A-Z0-9][A-Z0-9-]{2,31}$")]
+    pub sku: String,
+    #[schema(example = "Cast-Iron Skillet 26 cm")]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub price: Price,
+    #[schema(example = "kitchen")]
+    pub category: String,
+    #[serde(default)]
+    #[schema(example = "/images/products/kit-0001.jpg")]
+    pub image: Option<String>,
+    /// Stock-independent properties: values are text, whole numbers or booleans.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub attributes: BTreeMap<String, AttributeValue>,
+}
+
+impl ProductRequest {
+    pub fn into_input(self) -> ProductInput {
+        ProductInput {
+            sku: self.sku,
+            name: self.name,
+            description: self.description,
+            amount_minor: self.price.amount_minor,
+            currency: self.price.currency,
+            category: self.category,
+            image: self.image,
+            attributes: self.attributes,
+        }
+    }
+}
+
+/// A stored product.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProductResponse {
+    pub id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub description: String,
+    pub price: Price,
+    pub category: String,
+    pub image: Option<String>,
+    #[schema(value_type = Object)]
+    pub attributes: BTreeMap<String, AttributeValue>,
+    /// Grows by one with every change; the ETag is this number in quotes.
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Product> for ProductResponse {
+    fn from(product: &Product) -> Self {
+        let c = &product.content;
+        Self {
+            id: product.id,
+            sku: c.sku.clone(),
+            name: c.name.clone(),
+            description: c.description.clone(),
+            price: Price { amount_minor: c.price.amount_minor, currency: c.price.currency.code().to_owned() },
+            category: c.category.clone(),
+            image: c.image.clone(),
+            attributes: c.attributes.clone(),
+            version: product.version,
+            created_at: store::timestamp(product.created_at),
+            updated_at: store::timestamp(product.updated_at),
+        }
+    }
+}
+
+/// One page of products.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductPage {
+    pub items: Vec<ProductResponse>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only products of this category.
+    pub category: Option<String>,
+    /// Full-text search over name and description; every word must match (prefixes count).
+    /// Results are then ordered by relevance.
+    pub q: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Category {
+    pub name: String,
+    pub product_count: i64,
+}
+
+/// List products, optionally filtered by category and searched by text.
+#[utoipa::path(get, path = "/api/v1/catalog/products", tag = "catalog", params(ListParams), responses(
+    (status = 200, description = "A page of products", body = ProductPage),
+    (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json"),
+))]
+async fn list_products(State(state): State<AppState>, Query(params): Query<ListParams>) -> Result<Json<ProductPage>, Problem> {
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(invalid_parameter("limit", "must be between 1 and 100"));
+    }
+    let terms = match params.q.as_deref() {
+        Some(q) => search::query_terms(q).map_err(|v| invalid_parameter(&v.field, &v.message))?,
+        None => Vec::new(),
+    };
+    let after = match params.cursor.as_deref() {
+        None => None,
+        Some(text) => {
+            let cursor = Cursor::decode(text).ok_or_else(|| invalid_parameter("cursor", "is not a cursor this API issued"))?;
+            let fits = matches!((&cursor, terms.is_empty()), (Cursor::After(_), true) | (Cursor::Ranked { .. }, false));
+            if !fits {
+                return Err(invalid_parameter("cursor", "belongs to a different kind of listing (with or without q)"));
+            }
+            Some(cursor)
+        }
+    };
+    let filter = ListFilter { category: params.category, terms, after, limit: limit + 1 };
+    let mut listed = store::list(state.db.pool(), &filter).await.map_err(store_problem)?;
+    let next_cursor = if listed.len() > limit as usize {
+        listed.truncate(limit as usize);
+        listed.last().map(|last| match last.score {
+            Some(score) => Cursor::Ranked { score, id: last.product.id }.encode(),
+            None => Cursor::After(last.product.id).encode(),
+        })
+    } else {
+        None
+    };
+    Ok(Json(ProductPage { items: listed.iter().map(|l| ProductResponse::from(&l.product)).collect(), next_cursor }))
+}
+
+/// Create a product. Send an `Idempotency-Key` to make retries safe.
+#[utoipa::path(post, path = "/api/v1/catalog/products", tag = "catalog", request_body = ProductRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request return the first response")),
+    responses(
+        (status = 201, description = "Created", body = ProductResponse, headers(("Location" = String), ("ETag" = String))),
+        (status = 409, description = "The SKU is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The product is not valid", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_product(
+    State(state): State<AppState>,
+    key: Option<IdempotencyKey>,
+    Json(request): Json<ProductRequest>,
+) -> Result<Response, Problem> {
+    let fingerprint = idempotency::fingerprint(&request);
+    let draft = product::validate(request.into_input()).map_err(validation_problem)?;
+    let now = OffsetDateTime::now_utc();
+    let product = Product::new(Uuid::now_v7(), draft, now);
+
+    let mut tx = state.db.begin_write().await.map_err(|e| Problem::internal(&e))?;
+    if let Some(key) = &key
+        && let Claim::Replay(stored) = idempotency::claim(&mut tx, CREATE_SCOPE, key, &fingerprint, &store::timestamp(now)).await?
+    {
+        return Ok(stored.into_response());
+    }
+    store::insert(&mut tx, &product).await.map_err(store_problem)?;
+    let body = ProductResponse::from(&product);
+    let headers = product_headers(&product, true);
+    if let Some(key) = &key {
+        let stored = StoredResponse::json(StatusCode::CREATED, &body, &headers);
+        idempotency::remember(&mut tx, CREATE_SCOPE, key, &stored).await.map_err(|e| Problem::internal(&e))?;
+    }
+    tx.commit().await.map_err(|e| Problem::internal(&e))?;
+    Ok((StatusCode::CREATED, headers, Json(body)).into_response())
+}
+
+/// Get one product. Answers 304 to a matching `If-None-Match`.
+#[utoipa::path(get, path = "/api/v1/catalog/products/{id}", tag = "catalog",
+    params(("id" = Uuid, Path, description = "Product id")),
+    responses(
+        (status = 200, description = "The product", body = ProductResponse, headers(("ETag" = String))),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_product(State(state): State<AppState>, Path(id): Path<Uuid>, request_headers: HeaderMap) -> Result<Response, Problem> {
+    let product = store::get(state.db.pool(), id).await.map_err(store_problem)?.ok_or_else(|| not_found(id))?;
+    let headers = product_headers(&product, false);
+    let unchanged = request_headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == product.etag()));
+    if unchanged {
+        return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
+    }
+    Ok((headers, Json(ProductResponse::from(&product))).into_response())
+}
+
+/// Replace a product. Requires `If-Match` with the ETag last read, so no update is lost.
+#[utoipa::path(put, path = "/api/v1/catalog/products/{id}", tag = "catalog", request_body = ProductRequest,
+    params(("id" = Uuid, Path, description = "Product id"), ("If-Match" = String, Header, description = "The ETag last read")),
+    responses(
+        (status = 200, description = "Replaced", body = ProductResponse, headers(("ETag" = String))),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The product is not valid", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn replace_product(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    request_headers: HeaderMap,
+    Json(request): Json<ProductRequest>,
+) -> Result<Response, Problem> {
+    let if_match = request_headers
+        .get(header::IF_MATCH)
+        .ok_or_else(|| Problem::new(ProblemKind::PreconditionRequired))?
+        .to_str()
+        .map_err(|_| invalid_parameter("If-Match", "must be ASCII"))?
+        .to_owned();
+    let draft = product::validate(request.into_input()).map_err(validation_problem)?;
+    let mut tx = state.db.begin_write().await.map_err(|e| Problem::internal(&e))?;
+    let precondition = Precondition::IfMatch(if_match);
+    let outcome = store::replace(&mut tx, id, &precondition, draft, OffsetDateTime::now_utc()).await.map_err(store_problem)?;
+    let product = match outcome {
+        Outcome::Done(product) => product,
+        Outcome::NotFound => return Err(not_found(id)),
+        Outcome::Stale { .. } => return Err(Problem::new(ProblemKind::PreconditionFailed)),
+    };
+    tx.commit().await.map_err(|e| Problem::internal(&e))?;
+    Ok((product_headers(&product, false), Json(ProductResponse::from(&product))).into_response())
+}
+
+/// Delete a product. With `If-Match`, only if it is unchanged.
+#[utoipa::path(delete, path = "/api/v1/catalog/products/{id}", tag = "catalog",
+    params(("id" = Uuid, Path, description = "Product id"), ("If-Match" = Option<String>, Header, description = "Delete only this version")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn delete_product(State(state): State<AppState>, Path(id): Path<Uuid>, request_headers: HeaderMap) -> Result<StatusCode, Problem> {
+    let precondition = match request_headers.get(header::IF_MATCH) {
+        None => Precondition::None,
+        Some(value) => Precondition::IfMatch(value.to_str().map_err(|_| invalid_parameter("If-Match", "must be ASCII"))?.to_owned()),
+    };
+    let mut tx = state.db.begin_write().await.map_err(|e| Problem::internal(&e))?;
+    match store::delete(&mut tx, id, &precondition).await.map_err(store_problem)? {
+        Outcome::Done(()) => {}
+        Outcome::NotFound => return Err(not_found(id)),
+        Outcome::Stale { .. } => return Err(Problem::new(ProblemKind::PreconditionFailed)),
+    }
+    tx.commit().await.map_err(|e| Problem::internal(&e))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The categories in use, with how many products each has.
+#[utoipa::path(get, path = "/api/v1/catalog/categories", tag = "catalog", responses(
+    (status = 200, description = "Categories in name order", body = Vec<Category>),
+))]
+async fn list_categories(State(state): State<AppState>) -> Result<Json<Vec<Category>>, Problem> {
+    let categories = store::categories(state.db.pool()).await.map_err(store_problem)?;
+    Ok(Json(categories.into_iter().map(|(name, product_count)| Category { name, product_count }).collect()))
+}
+
+fn product_headers(product: &Product, with_location: bool) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Ok(etag) = HeaderValue::from_str(&product.etag()) {
+        headers.insert(header::ETAG, etag);
+    }
+    if with_location && let Ok(location) = HeaderValue::from_str(&format!("{PRODUCTS}/{}", product.id)) {
+        headers.insert(header::LOCATION, location);
+    }
+    headers
+}
+
+fn validation_problem(violations: Vec<Violation>) -> Problem {
+    Problem::validation(violations.into_iter().map(|v| FieldViolation::new(v.field, v.message)).collect())
+}
+
+fn invalid_parameter(name: &str, message: &str) -> Problem {
+    Problem::new(ProblemKind::InvalidParameter)
+        .with_detail(format!("{name} {message}"))
+        .with_errors(vec![FieldViolation::new(name, message)])
+}
+
+fn not_found(id: Uuid) -> Problem {
+    Problem::not_found(format!("no product has id {id}"))
+}
+
+fn store_problem(error: StoreError) -> Problem {
+    match error {
+        StoreError::DuplicateSku(sku) => {
+            Problem::new(ProblemKind::Conflict).with_detail(format!("a product with SKU {sku} already exists"))
+        }
+        other => Problem::internal(&other),
+    }
+}

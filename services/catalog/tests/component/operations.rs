@@ -1,0 +1,61 @@
+use flotilla_testkit::{Backend, on_both_backends};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::*;
+
+on_both_backends!(probes_report_live_ready_and_version, metrics_count_requests_by_route_template);
+
+async fn probes_report_live_ready_and_version(backend: Backend) {
+    let app = catalog(backend).await;
+    assert_eq!(app.client.get(app.url("/livez")).send().await.unwrap().status(), StatusCode::OK);
+
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+    let checks: Vec<&str> = ready["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(checks, ["database", "migrations"]);
+
+    let version: Value = app.client.get(app.url("/version")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(version["product"], "flotilla");
+    assert_eq!(version["service"], "catalog");
+    for key in ["product_version", "service_version", "git_commit", "build_time"] {
+        assert!(version[key].as_str().is_some_and(|v| !v.is_empty()), "{key}: {version}");
+    }
+
+    let response = app.client.get(app.url("/livez")).header("x-request-id", "req-123").send().await.unwrap();
+    assert_eq!(response.headers()["x-request-id"], "req-123", "a caller's request id is propagated");
+    let response = app.client.get(app.url("/livez")).send().await.unwrap();
+    assert_eq!(response.headers()["x-request-id"].len(), 36, "a missing request id is generated");
+
+    expect_problem(app.client.get(app.url("/nowhere")).send().await.unwrap(), StatusCode::NOT_FOUND, "not-found").await;
+    let patch = app.client.patch(app.url(PRODUCTS)).send().await.unwrap();
+    expect_problem(patch, StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed").await;
+    app.stop().await;
+}
+
+async fn metrics_count_requests_by_route_template(backend: Backend) {
+    let app = catalog(backend).await;
+    let id = uuid::Uuid::now_v7();
+    for _ in 0..3 {
+        app.client.get(app.url(&format!("{PRODUCTS}/{id}"))).send().await.unwrap();
+    }
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("http_server_requests_total{")
+                && l.contains(r#"http_route="/api/v1/catalog/products/{id}""#)
+                && l.contains(r#"http_response_status_code="404""#)
+                && l.contains(r#"service="catalog""#)
+        })
+        .unwrap_or_else(|| panic!("no request counter for the route template in:\n{text}"));
+    let count: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 3.0, "{line}");
+    assert!(!text.contains(&id.to_string()), "ids never become label values");
+    for name in ["http_server_request_duration_seconds_bucket", "flotilla_build_info", "process_resident_memory_bytes", "process_open_fds", "process_cpu_seconds_total"] {
+        assert!(text.contains(name), "{name} missing");
+    }
+    app.stop().await;
+}
