@@ -1,1 +1,79 @@
-fn main() {}
+//! `flotilla`: one binary to run the whole system embedded, serve one service, migrate,
+//! generate load and report its version.
+
+mod commands;
+mod load;
+mod registry;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use flotilla_chassis::config::Environment;
+
+#[derive(Debug, Parser)]
+#[command(name = "flotilla", version, about = "Flotilla: order fulfilment as independent services", propagate_version = true)]
+struct Cli {
+    /// Deployment environment; picks config/<env>.toml (dev, staging, prod) [default: dev]
+    #[arg(long, global = true, env = "FLOTILLA_ENV", value_parser = parse_environment)]
+    env: Option<Environment>,
+    /// Folder holding dev.toml, staging.toml and prod.toml
+    #[arg(long, global = true, env = "FLOTILLA_CONFIG_DIR", default_value = "config")]
+    config_dir: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every service in this process, each on its own port with its own SQLite database (the default)
+    Run,
+    /// Run one service, as in a distributed deployment
+    Serve {
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(registry::names()))]
+        service: String,
+    },
+    /// Apply database migrations for one service, or for all
+    Migrate {
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(registry::names()))]
+        service: Option<String>,
+    },
+    /// Generate open-loop load against a service and report latency percentiles
+    Load(load::LoadArgs),
+    /// Print the product version, git commit and build time
+    Version,
+}
+
+fn parse_environment(value: &str) -> Result<Environment, String> {
+    value.parse().map_err(|e: flotilla_chassis::config::ConfigError| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Run) {
+            Command::Run => commands::run(cli.env, &cli.config_dir).await,
+            Command::Serve { service } => commands::serve(cli.env, &cli.config_dir, &service).await,
+            Command::Migrate { service } => commands::migrate(cli.env, &cli.config_dir, service.as_deref()).await,
+            Command::Load(args) => load::run(args).await,
+            Command::Version => {
+                commands::version();
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

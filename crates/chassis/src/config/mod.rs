@@ -69,8 +69,23 @@ pub enum ConfigError {
 }
 
 impl From<figment::Error> for ConfigError {
+    /// Names the key and where its value came from (the variable or file an operator must fix).
     fn from(error: figment::Error) -> Self {
-        Self::Load(Box::new(error))
+        if error.path.is_empty() {
+            return Self::Load(Box::new(error));
+        }
+        let key = error.path.join(".");
+        let origin = match error.metadata.as_ref() {
+            Some(meta) if meta.name.contains("environment") => {
+                format!(" (from {ENV_PREFIX}{})", error.path.join("__").to_ascii_uppercase())
+            }
+            Some(meta) => match &meta.source {
+                Some(figment::Source::File(path)) => format!(" (from {})", path.display()),
+                _ => String::new(),
+            },
+            None => String::new(),
+        };
+        Self::Invalid { key, message: format!("{}{origin}", error.kind) }
     }
 }
 
@@ -103,7 +118,9 @@ impl Config {
         let figment = Figment::new()
             .merge(Toml::string(DEFAULTS))
             .merge(Toml::file(config_dir.join(format!("{env}.toml"))))
-            .merge(Env::prefixed(ENV_PREFIX).filter(|key| is_config_key(key.as_str())).split("__"))
+            .merge(Env::prefixed(ENV_PREFIX).filter_map(|key| {
+                is_config_key(key.as_str()).then(|| key.as_str().to_ascii_lowercase().replace("__", ".").into())
+            }))
             .merge(Serialized::default("env", env));
         Self::from_figment(figment)
     }
@@ -150,6 +167,8 @@ impl Config {
 /// while a typo below a known key (`FLOTILLA_HTTP__PORTT`) still fails validation.
 fn is_config_key(key: &str) -> bool {
     const ROOTS: [&str; 6] = ["env", "data_dir", "log", "http", "database", "services"];
+    // figment hands over the variable's own spelling; matching is case-insensitive, as it is later.
+    let key = key.to_ascii_lowercase();
     let root = key.split("__").next().unwrap_or_default();
     ROOTS.contains(&root) && (key == root || key[root.len()..].starts_with("__"))
 }

@@ -87,8 +87,10 @@ fn only_known_roots_are_read_from_the_environment() {
     assert!(is_config_key("data_dir"));
     assert!(is_config_key("http__request_timeout_ms"));
     assert!(is_config_key("services__catalog__port"));
+    assert!(is_config_key("SERVICES__CATALOG__PORT"), "variables arrive upper case");
     assert!(is_config_key("http__portt"), "typos below a root must still reach validation");
     assert!(!is_config_key("catalog_port"));
+    assert!(!is_config_key("CATALOG_SERVICE_HOST"));
     assert!(!is_config_key("catalog_service_host"));
     assert!(!is_config_key("git_commit"));
     assert!(!is_config_key("https"));

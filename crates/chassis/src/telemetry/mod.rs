@@ -35,7 +35,8 @@ pub fn init(settings: &LogSettings, env: Environment) -> Result<(), TelemetryErr
     let result = if json {
         registry.with(JsonLayer::new(std::io::stdout)).try_init()
     } else {
-        registry.with(tracing_subscriber::fmt::layer().compact().with_target(false)).try_init()
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        registry.with(tracing_subscriber::fmt::layer().compact().with_target(false).with_ansi(ansi)).try_init()
     };
     result.map_err(|_| TelemetryError::AlreadyInstalled)
 }

@@ -1,0 +1,85 @@
+//! `run`, `serve`, `migrate` and `version`.
+
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+use flotilla_chassis::build_info::{self, PRODUCT_VERSION};
+use flotilla_chassis::config::Environment;
+use flotilla_chassis::service::{self, Application};
+use flotilla_chassis::{Config, ServiceDefinition, shutdown, telemetry};
+use tokio::task::JoinSet;
+
+use crate::registry;
+
+fn configure(env: Option<Environment>, config_dir: &Path) -> anyhow::Result<Config> {
+    let config = Config::load(env, config_dir)?;
+    telemetry::init(&config.settings.log, config.settings.env)?;
+    Ok(config)
+}
+
+/// Every service, embedded: one process, a port and a database each.
+pub async fn run(env: Option<Environment>, config_dir: &Path) -> anyhow::Result<()> {
+    let config = configure(env, config_dir)?;
+    serve_all(registry::SERVICES, config).await
+}
+
+pub async fn serve(env: Option<Environment>, config_dir: &Path, name: &str) -> anyhow::Result<()> {
+    let definition = registry::find(name).ok_or_else(|| anyhow!("unknown service `{name}`"))?;
+    let config = configure(env, config_dir)?;
+    serve_all(&[definition], config).await
+}
+
+async fn serve_all(definitions: &[&'static ServiceDefinition], config: Config) -> anyhow::Result<()> {
+    let stop = shutdown::on_signal();
+    let mut apps = Vec::with_capacity(definitions.len());
+    for definition in definitions {
+        apps.push(Application::build(definition, config.clone()).await?);
+    }
+    println!("Flotilla {PRODUCT_VERSION} ({} environment)", config.settings.env);
+    for app in &apps {
+        let addr = app.local_addr().context("reading the bound address")?;
+        println!("  {:<14} http://{addr}   data: {}", app.name(), app.database().location());
+    }
+    println!("Stop with Ctrl-C (SIGINT) or SIGTERM.");
+
+    let mut running = JoinSet::new();
+    for app in apps {
+        running.spawn(app.run_until_stopped(stop.clone()));
+    }
+    let mut first_error = None;
+    while let Some(joined) = running.join_next().await {
+        let outcome = joined.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from));
+        if let Err(error) = outcome {
+            // One service failing takes the process down cleanly rather than leaving it half-up.
+            stop.cancel();
+            first_error.get_or_insert(error);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+pub async fn migrate(env: Option<Environment>, config_dir: &Path, name: Option<&str>) -> anyhow::Result<()> {
+    let config = configure(env, config_dir)?;
+    let selected: Vec<&ServiceDefinition> = match name {
+        Some(name) => vec![registry::find(name).ok_or_else(|| anyhow!("unknown service `{name}`"))?],
+        None => registry::SERVICES.to_vec(),
+    };
+    for definition in selected {
+        let db = service::migrate(definition, &config).await?;
+        let applied = db.applied_migrations().await?;
+        println!("{}: {applied} migrations applied ({})", definition.name, db.location());
+        db.close().await;
+    }
+    Ok(())
+}
+
+pub fn version() {
+    println!(
+        "flotilla {PRODUCT_VERSION} (commit {}, built {})",
+        build_info::GIT_COMMIT,
+        build_info::build_time()
+    );
+    for service in registry::SERVICES {
+        println!("  {:<14} {}", service.name, service.version);
+    }
+}

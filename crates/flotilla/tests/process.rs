@@ -1,0 +1,244 @@
+//! The real binary as an operator runs it: start-up errors, graceful shutdown under load, and
+//! metrics that Prometheus tooling accepts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn flotilla(data_dir: &Path, port: u16) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flotilla"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("FLOTILLA_DATA_DIR", data_dir)
+        .env("FLOTILLA_SERVICES__CATALOG__PORT", port.to_string())
+        .env("FLOTILLA_LOG__FORMAT", "json")
+        .current_dir(data_dir);
+    command
+}
+
+/// Kills the child when a test ends early, so a failed assertion never leaves a server behind.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn wait_ready(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("flotilla exited early with {status}");
+        }
+        if http_get(port, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("not ready within 30 s");
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+/// SIGTERM while a request is half-sent and others keep arriving: readiness turns 503 at once,
+/// requests keep being served through the drain delay, the half-sent one completes, exit code 0.
+#[test]
+fn sigterm_drains_without_failing_in_flight_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = flotilla(dir.path(), port)
+        .args(["serve", "catalog"])
+        .env("FLOTILLA_HTTP__DRAIN_DELAY_MS", "1500")
+        .env("FLOTILLA_SERVICES__CATALOG__SEED", "false")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(port, &mut child);
+    let mut child = Running(child);
+
+    // An in-flight request: headers and half the body sent before the signal.
+    let body = r#"{"sku":"SIG-1","name":"Drained","price":{"amount_minor":100,"currency":"EUR"},"category":"tests"}"#;
+    let (first, second) = body.split_at(body.len() / 2);
+    let mut in_flight = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    in_flight.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        in_flight,
+        "POST /api/v1/catalog/products HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+        body.len()
+    )
+    .unwrap();
+    in_flight.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+
+    // Steady traffic from another thread, on fresh connections, across the signal.
+    let traffic = std::thread::spawn(move || {
+        let mut served_after_signal = 0;
+        let until = Instant::now() + Duration::from_millis(1200);
+        while Instant::now() < until {
+            let response = http_get(port, "/api/v1/catalog/products?limit=1").expect("served during the drain");
+            assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+            served_after_signal += 1;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        served_after_signal
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    sigterm(&child.0);
+    std::thread::sleep(Duration::from_millis(100));
+    let readiness = http_get(port, "/readyz").expect("still answering while draining");
+    assert!(readiness.starts_with("HTTP/1.1 503"), "{readiness}");
+    assert!(readiness.contains("draining"), "{readiness}");
+    assert!(traffic.join().unwrap() > 10, "requests kept being served through the drain delay");
+
+    // Past the drain delay the listener closes; the in-flight request still completes.
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "no new connections after the drain");
+    in_flight.write_all(second.as_bytes()).unwrap();
+    let mut response = String::new();
+    in_flight.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "a graceful stop exits 0");
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let output = flotilla(dir.path(), port).args(["serve", "catalog"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")), "{stderr}");
+    assert!(stderr.contains("services.catalog.port"), "{stderr}");
+}
+
+#[test]
+fn bad_configuration_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = flotilla(dir.path(), free_port())
+        .args(["serve", "catalog"])
+        .env("FLOTILLA_HTTP__REQUEST_TIMEOUT_MS", "soon")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("request_timeout_ms") && stderr.contains("FLOTILLA_HTTP__REQUEST_TIMEOUT_MS"), "{stderr}");
+
+    let output = flotilla(dir.path(), free_port()).args(["--env", "production", "run"]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("dev, staging, prod"));
+}
+
+#[test]
+fn an_unreachable_database_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = free_port();
+    let output = flotilla(dir.path(), free_port())
+        .args(["serve", "catalog"])
+        .env("FLOTILLA_DATABASE__BACKEND", "postgres")
+        .env("FLOTILLA_DATABASE__URL", format!("postgres://nobody:secret-password@127.0.0.1:{closed}"))
+        .env("FLOTILLA_DATABASE__ACQUIRE_TIMEOUT_MS", "1000")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot reach the database of catalog"), "{stderr}");
+    assert!(!stderr.contains("secret-password"), "the password never reaches the output: {stderr}");
+}
+
+#[test]
+fn an_unknown_service_is_refused_with_the_choices() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = flotilla(dir.path(), free_port()).args(["serve", "nosuch"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("catalog"));
+}
+
+#[test]
+fn migrate_then_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = flotilla(dir.path(), free_port()).args(["migrate", "catalog"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("catalog: 2 migrations applied"));
+    let output = flotilla(dir.path(), free_port()).arg("version").output().unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("flotilla "));
+}
+
+/// `promtool check metrics` accepts the exposition. promtool comes from Debian's `prometheus`
+/// package, which .ci/run installs; without it this test fails rather than passing unchecked.
+#[test]
+fn metrics_pass_promtool() {
+    let Ok(promtool) = which("promtool") else {
+        panic!("promtool is required (apt-get install prometheus); .ci/run installs it");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = flotilla(dir.path(), port).args(["serve", "catalog"]).stdout(Stdio::null()).spawn().unwrap();
+    wait_ready(port, &mut child);
+    let mut child = Running(child);
+    http_get(port, "/api/v1/catalog/products?limit=2");
+    http_get(port, "/nowhere");
+    let response = http_get(port, "/metrics").unwrap();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    sigterm(&child.0);
+    child.0.wait().unwrap();
+
+    let mut check = Command::new(promtool).args(["check", "metrics"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    check.stdin.take().unwrap().write_all(dechunk(body).as_bytes()).unwrap();
+    let output = check.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "promtool rejected /metrics:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn which(tool: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join(tool))
+        .find(|path| path.is_file())
+        .ok_or(())
+}
+
+// Large bodies arrive with chunked transfer encoding.
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { return body.to_owned() };
+        if size == 0 {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+    out
+}
