@@ -70,9 +70,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             _ => Problem::new(ProblemKind::MalformedBody).with_detail(inner.to_string()),
         }
     })?;
-    deserializer
-        .end()
-        .map_err(|error| Problem::new(ProblemKind::MalformedBody).with_detail(error.to_string()))?;
+    deserializer.end().map_err(|error| Problem::new(ProblemKind::MalformedBody).with_detail(error.to_string()))?;
     Ok(value)
 }
 

@@ -84,9 +84,7 @@ impl ReadinessCheck for DatabaseReachable {
 
     fn check(&self) -> CheckFuture {
         let db = self.0.clone();
-        Box::pin(async move {
-            sqlx::query("SELECT 1").execute(db.pool()).await.map(|_| ()).map_err(|e| e.to_string())
-        })
+        Box::pin(async move { sqlx::query("SELECT 1").execute(db.pool()).await.map(|_| ()).map_err(|e| e.to_string()) })
     }
 }
 

@@ -37,7 +37,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let Some(value) = parts.headers.get(&HEADER) else {
-            return Err(Problem::new(ProblemKind::InvalidParameter).with_detail("the Idempotency-Key header is missing"));
+            return Err(
+                Problem::new(ProblemKind::InvalidParameter).with_detail("the Idempotency-Key header is missing")
+            );
         };
         value
             .to_str()
@@ -87,7 +89,8 @@ impl StoredResponse {
 impl IntoResponse for StoredResponse {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
-        let mut response = (status, [(axum::http::header::CONTENT_TYPE, "application/json")], self.body).into_response();
+        let mut response =
+            (status, [(axum::http::header::CONTENT_TYPE, "application/json")], self.body).into_response();
         for (name, value) in self.headers {
             if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
                 response.headers_mut().insert(name, value);

@@ -85,14 +85,24 @@ mod process {
         let mut metric = |name: &str, kind: &str, help: &str, value: f64| {
             let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n");
         };
-        metric("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", sample.cpu_seconds);
+        metric(
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            sample.cpu_seconds,
+        );
         metric("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", sample.resident_bytes);
         metric("process_open_fds", "gauge", "Number of open file descriptors.", sample.open_fds);
         if let Some(max) = sample.max_fds {
             metric("process_max_fds", "gauge", "Maximum number of open file descriptors.", max);
         }
         if let Some(start) = sample.start_time_seconds {
-            metric("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.", start);
+            metric(
+                "process_start_time_seconds",
+                "gauge",
+                "Start time of the process since unix epoch in seconds.",
+                start,
+            );
         }
     }
 

@@ -56,7 +56,9 @@ pub struct ServiceParts {
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("{service} cannot listen on {addr}: {source} (is another process using the port? set services.{service}.port)")]
+    #[error(
+        "{service} cannot listen on {addr}: {source} (is another process using the port? set services.{service}.port)"
+    )]
     Bind { service: &'static str, addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Database(#[from] DbError),
@@ -98,7 +100,8 @@ impl Application {
 
             let stopping = CancellationToken::new();
             let context = ServiceContext { config: config.clone(), db: db.clone(), stopping: stopping.clone() };
-            let parts = (definition.build)(context).await.map_err(|source| StartError::Build { service: name, source })?;
+            let parts =
+                (definition.build)(context).await.map_err(|source| StartError::Build { service: name, source })?;
 
             let mut checks: Vec<Arc<dyn ReadinessCheck>> = vec![
                 Arc::new(DatabaseReachable(db.clone())),
@@ -162,7 +165,10 @@ impl Application {
             tracing::info!(drain_delay_ms = http.drain_delay_ms, "draining: reporting unready, still serving");
             tokio::time::sleep(http.drain_delay()).await;
             close.cancel();
-            tracing::info!(deadline_ms = http.shutdown_deadline_ms, "closed to new connections; finishing in-flight requests");
+            tracing::info!(
+                deadline_ms = http.shutdown_deadline_ms,
+                "closed to new connections; finishing in-flight requests"
+            );
             match tokio::time::timeout(http.shutdown_deadline(), &mut serving).await {
                 Ok(_) => tracing::info!("in-flight requests finished"),
                 Err(_) => {

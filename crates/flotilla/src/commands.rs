@@ -74,11 +74,7 @@ pub async fn migrate(env: Option<Environment>, config_dir: &Path, name: Option<&
 }
 
 pub fn version() {
-    println!(
-        "flotilla {PRODUCT_VERSION} (commit {}, built {})",
-        build_info::GIT_COMMIT,
-        build_info::build_time()
-    );
+    println!("flotilla {PRODUCT_VERSION} (commit {}, built {})", build_info::GIT_COMMIT, build_info::build_time());
     for service in registry::SERVICES {
         println!("  {:<14} {}", service.name, service.version);
     }

@@ -12,7 +12,12 @@ use clap::{Parser, Subcommand};
 use flotilla_chassis::config::Environment;
 
 #[derive(Debug, Parser)]
-#[command(name = "flotilla", version, about = "Flotilla: order fulfilment as independent services", propagate_version = true)]
+#[command(
+    name = "flotilla",
+    version,
+    about = "Flotilla: order fulfilment as independent services",
+    propagate_version = true
+)]
 struct Cli {
     /// Deployment environment; picks config/<env>.toml (dev, staging, prod) [default: dev]
     #[arg(long, global = true, env = "FLOTILLA_ENV", value_parser = parse_environment)]

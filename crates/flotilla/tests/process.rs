@@ -210,7 +210,13 @@ fn metrics_pass_promtool() {
     sigterm(&child.0);
     child.0.wait().unwrap();
 
-    let mut check = Command::new(promtool).args(["check", "metrics"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     check.stdin.take().unwrap().write_all(dechunk(body).as_bytes()).unwrap();
     let output = check.wait_with_output().unwrap();
     assert!(

@@ -7,10 +7,10 @@
 
 use std::net::SocketAddr;
 
-use flotilla_chassis::service::{Application, ServiceDefinition, StartError};
 use flotilla_chassis::Config;
+use flotilla_chassis::service::{Application, ServiceDefinition, StartError};
 use serde_json::Value;
-use sqlx::{Any, Connection, Executor, AssertSqlSafe};
+use sqlx::{Any, AssertSqlSafe, Connection, Executor};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -90,15 +90,21 @@ impl Drop for TestDatabase {
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             runtime.block_on(async move {
-                let mut conn = sqlx::AnyConnection::connect(&format!("{}/postgres", postgres_server_url())).await.ok()?;
-                let names: Vec<String> = sqlx::query_scalar::<Any, String>("SELECT datname FROM pg_database WHERE datname LIKE $1")
-                    .bind(format!("{prefix}%"))
-                    .fetch_all(&mut conn)
-                    .await
-                    .ok()?;
+                let mut conn =
+                    sqlx::AnyConnection::connect(&format!("{}/postgres", postgres_server_url())).await.ok()?;
+                let names: Vec<String> =
+                    sqlx::query_scalar::<Any, String>("SELECT datname FROM pg_database WHERE datname LIKE $1")
+                        .bind(format!("{prefix}%"))
+                        .fetch_all(&mut conn)
+                        .await
+                        .ok()?;
                 for name in names {
                     // Names are generated above from a UUID and a service name: safe to quote.
-                    let _ = conn.execute(sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))).await;
+                    let _ = conn
+                        .execute(sqlx::raw_sql(AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))))
+                        .await;
                 }
                 Some(())
             })
@@ -129,7 +135,9 @@ pub async fn spawn(definition: &'static ServiceDefinition, backend: Backend, set
 }
 
 async fn start(definition: &'static ServiceDefinition, config: Config, database: TestDatabase) -> TestApp {
-    let app = Application::build(definition, config.clone()).await.unwrap_or_else(|e| panic!("{} failed to start: {e}", definition.name));
+    let app = Application::build(definition, config.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{} failed to start: {e}", definition.name));
     let addr = app.local_addr().expect("bound address");
     let stop = CancellationToken::new();
     let serving = tokio::spawn(app.run_until_stopped(stop.clone()));

@@ -166,7 +166,10 @@ pub struct Category {
     (status = 200, description = "A page of products", body = ProductPage),
     (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json"),
 ))]
-async fn list_products(State(state): State<AppState>, Query(params): Query<ListParams>) -> Result<Json<ProductPage>, Problem> {
+async fn list_products(
+    State(state): State<AppState>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<ProductPage>, Problem> {
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(invalid_parameter("limit", "must be between 1 and 100"));
@@ -178,7 +181,8 @@ async fn list_products(State(state): State<AppState>, Query(params): Query<ListP
     let after = match params.cursor.as_deref() {
         None => None,
         Some(text) => {
-            let cursor = Cursor::decode(text).ok_or_else(|| invalid_parameter("cursor", "is not a cursor this API issued"))?;
+            let cursor =
+                Cursor::decode(text).ok_or_else(|| invalid_parameter("cursor", "is not a cursor this API issued"))?;
             let fits = matches!((&cursor, terms.is_empty()), (Cursor::After(_), true) | (Cursor::Ranked { .. }, false));
             if !fits {
                 return Err(invalid_parameter("cursor", "belongs to a different kind of listing (with or without q)"));
@@ -220,7 +224,8 @@ async fn create_product(
 
     let mut tx = state.db.begin_write().await.map_err(|e| Problem::internal(&e))?;
     if let Some(key) = &key
-        && let Claim::Replay(stored) = idempotency::claim(&mut tx, CREATE_SCOPE, key, &fingerprint, &store::timestamp(now)).await?
+        && let Claim::Replay(stored) =
+            idempotency::claim(&mut tx, CREATE_SCOPE, key, &fingerprint, &store::timestamp(now)).await?
     {
         return Ok(stored.into_response());
     }
@@ -243,13 +248,16 @@ async fn create_product(
         (status = 304, description = "Unchanged since the ETag in If-None-Match"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
     ))]
-async fn get_product(State(state): State<AppState>, Path(id): Path<Uuid>, request_headers: HeaderMap) -> Result<Response, Problem> {
+async fn get_product(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    request_headers: HeaderMap,
+) -> Result<Response, Problem> {
     let product = store::get(state.db.pool(), id).await.map_err(store_problem)?.ok_or_else(|| not_found(id))?;
     let headers = product_headers(&product, false);
-    let unchanged = request_headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == product.etag()));
+    let unchanged = request_headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == product.etag())
+    });
     if unchanged {
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
     }
@@ -281,7 +289,8 @@ async fn replace_product(
     let draft = product::validate(request.into_input()).map_err(validation_problem)?;
     let mut tx = state.db.begin_write().await.map_err(|e| Problem::internal(&e))?;
     let precondition = Precondition::IfMatch(if_match);
-    let outcome = store::replace(&mut tx, id, &precondition, draft, OffsetDateTime::now_utc()).await.map_err(store_problem)?;
+    let outcome =
+        store::replace(&mut tx, id, &precondition, draft, OffsetDateTime::now_utc()).await.map_err(store_problem)?;
     let product = match outcome {
         Outcome::Done(product) => product,
         Outcome::NotFound => return Err(not_found(id)),
@@ -299,10 +308,16 @@ async fn replace_product(
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json"),
     ))]
-async fn delete_product(State(state): State<AppState>, Path(id): Path<Uuid>, request_headers: HeaderMap) -> Result<StatusCode, Problem> {
+async fn delete_product(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    request_headers: HeaderMap,
+) -> Result<StatusCode, Problem> {
     let precondition = match request_headers.get(header::IF_MATCH) {
         None => Precondition::None,
-        Some(value) => Precondition::IfMatch(value.to_str().map_err(|_| invalid_parameter("If-Match", "must be ASCII"))?.to_owned()),
+        Some(value) => Precondition::IfMatch(
+            value.to_str().map_err(|_| invalid_parameter("If-Match", "must be ASCII"))?.to_owned(),
+        ),
     };
     let mut tx = state.db.begin_write().await.map_err(|e| Problem::internal(&e))?;
     match store::delete(&mut tx, id, &precondition).await.map_err(store_problem)? {

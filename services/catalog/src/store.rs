@@ -44,7 +44,9 @@ pub enum Outcome<T> {
     Done(T),
     NotFound,
     /// The product exists at another version than the caller expected.
-    Stale { current: i64 },
+    Stale {
+        current: i64,
+    },
 }
 
 pub fn timestamp(t: OffsetDateTime) -> String {
@@ -121,7 +123,9 @@ pub async fn replace(
     .execute(&mut *conn)
     .await;
     let updated = match updated {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(StoreError::DuplicateSku(c.sku.clone())),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(StoreError::DuplicateSku(c.sku.clone()));
+        }
         other => other?.rows_affected(),
     };
     if updated == 0 {
@@ -135,7 +139,11 @@ pub async fn replace(
     Ok(Outcome::Done(next))
 }
 
-pub async fn delete(conn: &mut AnyConnection, id: Uuid, precondition: &Precondition) -> Result<Outcome<()>, StoreError> {
+pub async fn delete(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    precondition: &Precondition,
+) -> Result<Outcome<()>, StoreError> {
     let Some(current) = get_in(conn, id).await? else {
         return Ok(Outcome::NotFound);
     };
@@ -195,26 +203,27 @@ pub async fn list(pool: &AnyPool, filter: &ListFilter) -> Result<Vec<Listed>, St
 
     let rows = sql.into_query().fetch_all(pool).await?;
     rows.iter()
-        .map(|row| {
-            Ok(Listed { product: product_from_row(row)?, score: row.try_get::<Option<i64>, _>("score")? })
-        })
+        .map(|row| Ok(Listed { product: product_from_row(row)?, score: row.try_get::<Option<i64>, _>("score")? }))
         .collect()
 }
 
 pub async fn categories(pool: &AnyPool) -> Result<Vec<(String, i64)>, StoreError> {
-    let rows = sqlx::query("SELECT category, COUNT(*) AS product_count FROM products GROUP BY category ORDER BY category")
-        .fetch_all(pool)
-        .await?;
+    let rows =
+        sqlx::query("SELECT category, COUNT(*) AS product_count FROM products GROUP BY category ORDER BY category")
+            .fetch_all(pool)
+            .await?;
     rows.iter().map(|row| Ok((row.try_get("category")?, row.try_get("product_count")?))).collect()
 }
 
 /// Records a one-off fact; true only for the caller that recorded it first.
 pub async fn mark_once(conn: &mut AnyConnection, key: &str, value: &str) -> Result<bool, StoreError> {
-    let inserted = sqlx::query("INSERT INTO catalog_meta (meta_key, meta_value) VALUES ($1, $2) ON CONFLICT (meta_key) DO NOTHING")
-        .bind(key)
-        .bind(value)
-        .execute(conn)
-        .await?;
+    let inserted = sqlx::query(
+        "INSERT INTO catalog_meta (meta_key, meta_value) VALUES ($1, $2) ON CONFLICT (meta_key) DO NOTHING",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(conn)
+    .await?;
     Ok(inserted.rows_affected() == 1)
 }
 

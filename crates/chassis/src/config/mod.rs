@@ -5,7 +5,9 @@
 
 mod settings;
 
-pub use settings::{DatabaseBackend, DatabaseSettings, HttpSettings, LogFormat, LogSettings, Settings, SqliteSynchronous};
+pub use settings::{
+    DatabaseBackend, DatabaseSettings, HttpSettings, LogFormat, LogSettings, Settings, SqliteSynchronous,
+};
 
 use std::fmt;
 use std::path::Path;

@@ -136,7 +136,10 @@ impl Settings {
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(invalid(
                 "log.level",
-                &format!("found \"{}\", expected a level such as info or a filter such as info,sqlx=warn", self.log.level),
+                &format!(
+                    "found \"{}\", expected a level such as info or a filter such as info,sqlx=warn",
+                    self.log.level
+                ),
             ));
         }
         Ok(())

@@ -49,9 +49,8 @@ pub fn service_router(
     let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
 
     let timeout = settings.request_timeout();
-    let api = api
-        .layer(middleware::from_fn(move |req: Request, next: Next| request_timeout(timeout, req, next)))
-        .layer(
+    let api =
+        api.layer(middleware::from_fn(move |req: Request, next: Next| request_timeout(timeout, req, next))).layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
                     Problem::new(ProblemKind::Overloaded).with_retry_after(1)

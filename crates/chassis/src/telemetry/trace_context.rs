@@ -16,12 +16,9 @@ impl TraceContext {
     pub fn continue_or_start(traceparent: Option<&str>) -> Self {
         let span_id = random_hex(8);
         match traceparent.and_then(parse) {
-            Some((trace_id, parent, flags)) => Self {
-                trace_id,
-                span_id,
-                parent_span_id: Some(parent),
-                sampled: flags & 1 == 1,
-            },
+            Some((trace_id, parent, flags)) => {
+                Self { trace_id, span_id, parent_span_id: Some(parent), sampled: flags & 1 == 1 }
+            }
             None => Self { trace_id: random_hex(16), span_id, parent_span_id: None, sampled: true },
         }
     }
@@ -38,7 +35,8 @@ fn parse(header: &str) -> Option<(String, String, u8)> {
     let trace_id = parts.next()?;
     let parent = parts.next()?;
     let flags = parts.next()?;
-    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let hex =
+        |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
     // Version 00 has exactly four fields; later versions may append more, which we ignore.
     if !hex(version, 2) || version == "ff" || (version == "00" && parts.next().is_some()) {

@@ -102,7 +102,8 @@ pub async fn run_step(client: &reqwest::Client, scenario: &Arc<Scenario>, settin
         }
     }
     drop(results);
-    let (ok, errors, latency) = collector.await.unwrap_or_else(|_| (0, BTreeMap::from([("collector-failed", 1)]), histogram()));
+    let (ok, errors, latency) =
+        collector.await.unwrap_or_else(|_| (0, BTreeMap::from([("collector-failed", 1)]), histogram()));
     progress.finish_and_clear();
     Step { rate: settings.rate, elapsed: start.elapsed(), sent: total, ok, errors, latency, dispatch_lag }
 }

@@ -19,7 +19,12 @@ pub enum Scenario {
 
 impl Scenario {
     /// Learns what the scenario needs from the target (ids, categories and words to search for).
-    pub async fn prepare(kind: ScenarioKind, target: &str, path: &str, client: &reqwest::Client) -> anyhow::Result<Arc<Self>> {
+    pub async fn prepare(
+        kind: ScenarioKind,
+        target: &str,
+        path: &str,
+        client: &reqwest::Client,
+    ) -> anyhow::Result<Arc<Self>> {
         let base = target.trim_end_matches('/').to_owned();
         let scenario = match kind {
             ScenarioKind::Get => Self::Get { url: format!("{base}{path}") },
@@ -63,7 +68,9 @@ impl Scenario {
                 let choose = |items: &[String]| items[(pick >> 8) as usize % items.len()].clone();
                 match pick % 10 {
                     0..=3 => format!("{base}/api/v1/catalog/products?limit=20&category={}", choose(categories)),
-                    4..=5 if !words.is_empty() => format!("{base}/api/v1/catalog/products?limit=20&q={}", choose(words)),
+                    4..=5 if !words.is_empty() => {
+                        format!("{base}/api/v1/catalog/products?limit=20&q={}", choose(words))
+                    }
                     _ => format!("{base}/api/v1/catalog/products/{}", choose(ids)),
                 }
             }

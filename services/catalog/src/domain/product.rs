@@ -115,11 +115,7 @@ pub fn validate(input: ProductInput) -> Result<ProductDraft, Vec<Violation>> {
     };
 
     let sku = input.sku.trim().to_owned();
-    check(
-        is_sku(&sku),
-        "/sku",
-        "must be 3 to 32 characters of A-Z, 0-9 and -, starting with a letter or digit",
-    );
+    check(is_sku(&sku), "/sku", "must be 3 to 32 characters of A-Z, 0-9 and -, starting with a letter or digit");
 
     let name = input.name.trim().to_owned();
     check(!name.is_empty(), "/name", "must not be empty");
@@ -158,9 +154,17 @@ pub fn validate(input: ProductInput) -> Result<ProductDraft, Vec<Violation>> {
     check(input.attributes.len() <= MAX_ATTRIBUTES, "/attributes", "must have at most 32 entries");
     for (key, value) in &input.attributes {
         let field = format!("/attributes/{}", key.replace('~', "~0").replace('/', "~1"));
-        check(is_attribute_key(key), &field, "keys must be 1 to 40 characters of a-z, 0-9 and _, starting with a letter");
+        check(
+            is_attribute_key(key),
+            &field,
+            "keys must be 1 to 40 characters of a-z, 0-9 and _, starting with a letter",
+        );
         if let AttributeValue::Text(text) = value {
-            check(text.chars().count() <= MAX_ATTRIBUTE_TEXT_CHARS, &field, "text values must be at most 200 characters");
+            check(
+                text.chars().count() <= MAX_ATTRIBUTE_TEXT_CHARS,
+                &field,
+                "text values must be at most 200 characters",
+            );
         }
     }
 
@@ -252,7 +256,10 @@ mod tests {
     fn prices_are_bounded() {
         assert!(validate(ProductInput { amount_minor: 0, ..input() }).is_ok());
         assert!(validate(ProductInput { amount_minor: MAX_AMOUNT_MINOR, ..input() }).is_ok());
-        assert_eq!(fields(validate(ProductInput { amount_minor: MAX_AMOUNT_MINOR + 1, ..input() })), ["/price/amount_minor"]);
+        assert_eq!(
+            fields(validate(ProductInput { amount_minor: MAX_AMOUNT_MINOR + 1, ..input() })),
+            ["/price/amount_minor"]
+        );
         assert_eq!(fields(validate(ProductInput { amount_minor: i64::MIN, ..input() })), ["/price/amount_minor"]);
     }
 
@@ -262,7 +269,10 @@ mod tests {
             ("Bad Key".into(), AttributeValue::Flag(true)),
             ("notes".into(), AttributeValue::Text("x".repeat(201))),
         ]);
-        assert_eq!(fields(validate(ProductInput { attributes, ..input() })), ["/attributes/Bad Key", "/attributes/notes"]);
+        assert_eq!(
+            fields(validate(ProductInput { attributes, ..input() })),
+            ["/attributes/Bad Key", "/attributes/notes"]
+        );
     }
 
     #[test]

@@ -23,24 +23,87 @@ async fn malformed_bodies_get_problems_and_write_nothing(backend: Backend) {
         ("trailing garbage", format!("{} x", product("NEW-1", "New")), StatusCode::BAD_REQUEST, "malformed-body"),
         ("empty body", String::new(), StatusCode::BAD_REQUEST, "malformed-body"),
         ("an array", "[]".into(), StatusCode::UNPROCESSABLE_ENTITY, "validation"),
-        ("price as text", with(&|b| b["price"]["amount_minor"] = json!("12.00")), StatusCode::UNPROCESSABLE_ENTITY, "validation"),
-        ("float price", with(&|b| b["price"]["amount_minor"] = json!(12.5)), StatusCode::UNPROCESSABLE_ENTITY, "validation"),
-        ("negative price", with(&|b| b["price"]["amount_minor"] = json!(-1)), StatusCode::UNPROCESSABLE_ENTITY, "validation"),
-        ("overflowing price", with(&|b| b["price"]["amount_minor"] = json!(9_223_372_036_854_775_808u64)), StatusCode::UNPROCESSABLE_ENTITY, "validation"),
-        ("absurd price", with(&|b| b["price"]["amount_minor"] = json!(10_000_000_001i64)), StatusCode::UNPROCESSABLE_ENTITY, "validation"),
-        ("unknown currency", with(&|b| b["price"]["currency"] = json!("ABC")), StatusCode::UNPROCESSABLE_ENTITY, "validation"),
-        ("lower-case currency", with(&|b| b["price"]["currency"] = json!("eur")), StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+        (
+            "price as text",
+            with(&|b| b["price"]["amount_minor"] = json!("12.00")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        ),
+        (
+            "float price",
+            with(&|b| b["price"]["amount_minor"] = json!(12.5)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        ),
+        (
+            "negative price",
+            with(&|b| b["price"]["amount_minor"] = json!(-1)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        ),
+        (
+            "overflowing price",
+            with(&|b| b["price"]["amount_minor"] = json!(9_223_372_036_854_775_808u64)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        ),
+        (
+            "absurd price",
+            with(&|b| b["price"]["amount_minor"] = json!(10_000_000_001i64)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        ),
+        (
+            "unknown currency",
+            with(&|b| b["price"]["currency"] = json!("ABC")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        ),
+        (
+            "lower-case currency",
+            with(&|b| b["price"]["currency"] = json!("eur")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        ),
         ("unknown field", with(&|b| b["colour"] = json!("red")), StatusCode::UNPROCESSABLE_ENTITY, "validation"),
-        ("unknown price field", with(&|b| b["price"]["tax"] = json!(1)), StatusCode::UNPROCESSABLE_ENTITY, "validation"),
-        ("missing name", with(&|b| { b.as_object_mut().unwrap().remove("name"); }), StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+        (
+            "unknown price field",
+            with(&|b| b["price"]["tax"] = json!(1)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        ),
+        (
+            "missing name",
+            with(&|b| {
+                b.as_object_mut().unwrap().remove("name");
+            }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        ),
         ("null sku", with(&|b| b["sku"] = json!(null)), StatusCode::UNPROCESSABLE_ENTITY, "validation"),
-        ("nested attribute", with(&|b| b["attributes"]["size"] = json!({"w": 1})), StatusCode::UNPROCESSABLE_ENTITY, "validation"),
-        ("float attribute", with(&|b| b["attributes"]["ratio"] = json!(0.5)), StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+        (
+            "nested attribute",
+            with(&|b| b["attributes"]["size"] = json!({"w": 1})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        ),
+        (
+            "float attribute",
+            with(&|b| b["attributes"]["ratio"] = json!(0.5)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        ),
         ("bad sku", with(&|b| b["sku"] = json!("no spaces allowed")), StatusCode::UNPROCESSABLE_ENTITY, "validation"),
-        ("oversized body", with(&|b| b["description"] = json!("x".repeat(300 * 1024))), StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large"),
+        (
+            "oversized body",
+            with(&|b| b["description"] = json!("x".repeat(300 * 1024))),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+        ),
     ];
     for (what, body, status, slug) in cases {
-        for (method, url) in [(reqwest::Method::POST, app.url(PRODUCTS)), (reqwest::Method::PUT, existing_url.clone())] {
+        for (method, url) in [(reqwest::Method::POST, app.url(PRODUCTS)), (reqwest::Method::PUT, existing_url.clone())]
+        {
             let response = app
                 .client
                 .request(method.clone(), &url)
@@ -58,7 +121,14 @@ async fn malformed_bodies_get_problems_and_write_nothing(backend: Backend) {
         }
     }
     let field = |body: String| async {
-        let response = app.client.post(app.url(PRODUCTS)).header("content-type", "application/json").body(body).send().await.unwrap();
+        let response = app
+            .client
+            .post(app.url(PRODUCTS))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation").await["errors"][0]["field"].clone()
     };
     assert_eq!(field(with(&|b| b["price"]["amount_minor"] = json!("x"))).await, "/price/amount_minor");
@@ -109,12 +179,23 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(2, 8, 3, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
-            proptest::collection::btree_map("[a-z_]{1,8}", inner, 0..3).prop_map(|m| Value::from(serde_json::Map::from_iter(m))),
+            proptest::collection::btree_map("[a-z_]{1,8}", inner, 0..3)
+                .prop_map(|m| Value::from(serde_json::Map::from_iter(m))),
         ]
     })
 }
 
-const FIELDS: &[&str] = &["/sku", "/name", "/description", "/price", "/price/amount_minor", "/price/currency", "/category", "/image", "/attributes"];
+const FIELDS: &[&str] = &[
+    "/sku",
+    "/name",
+    "/description",
+    "/price",
+    "/price/amount_minor",
+    "/price/currency",
+    "/category",
+    "/image",
+    "/attributes",
+];
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]

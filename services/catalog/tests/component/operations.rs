@@ -54,7 +54,13 @@ async fn metrics_count_requests_by_route_template(backend: Backend) {
     let count: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(count >= 3.0, "{line}");
     assert!(!text.contains(&id.to_string()), "ids never become label values");
-    for name in ["http_server_request_duration_seconds_bucket", "flotilla_build_info", "process_resident_memory_bytes", "process_open_fds", "process_cpu_seconds_total"] {
+    for name in [
+        "http_server_request_duration_seconds_bucket",
+        "flotilla_build_info",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_cpu_seconds_total",
+    ] {
         assert!(text.contains(name), "{name} missing");
     }
     app.stop().await;

@@ -138,7 +138,10 @@ async fn a_deleted_product_is_gone_from_reads_and_search(backend: Backend) {
 
     let stale = app.client.delete(&url).header("if-match", "\"9\"").send().await.unwrap();
     expect_problem(stale, StatusCode::PRECONDITION_FAILED, "precondition-failed").await;
-    assert_eq!(app.client.delete(&url).header("if-match", "\"1\"").send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.client.delete(&url).header("if-match", "\"1\"").send().await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
     expect_problem(app.client.get(&url).send().await.unwrap(), StatusCode::NOT_FOUND, "not-found").await;
     expect_problem(app.client.delete(&url).send().await.unwrap(), StatusCode::NOT_FOUND, "not-found").await;
     assert_eq!(list(&app, "?q=skillet").await["items"], json!([]));
@@ -159,7 +162,8 @@ async fn a_duplicate_sku_is_a_conflict_and_changes_nothing(backend: Backend) {
 
 async fn an_idempotency_key_replays_the_first_response(backend: Backend) {
     let app = catalog(backend).await;
-    let send = |body: Value| app.client.post(app.url(PRODUCTS)).header("idempotency-key", "order-42").json(&body).send();
+    let send =
+        |body: Value| app.client.post(app.url(PRODUCTS)).header("idempotency-key", "order-42").json(&body).send();
     let first = send(product("KIT-1", "Skillet")).await.unwrap();
     assert_eq!(first.status(), StatusCode::CREATED);
     let first_location = first.headers()["location"].clone();
@@ -175,7 +179,14 @@ async fn an_idempotency_key_replays_the_first_response(backend: Backend) {
     expect_problem(reused, StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused").await;
     assert_eq!(list(&app, "").await["items"].as_array().unwrap().len(), 1, "exactly one product was created");
 
-    let bad_key = app.client.post(app.url(PRODUCTS)).header("idempotency-key", "").json(&product("KIT-3", "Pot")).send().await.unwrap();
+    let bad_key = app
+        .client
+        .post(app.url(PRODUCTS))
+        .header("idempotency-key", "")
+        .json(&product("KIT-3", "Pot"))
+        .send()
+        .await
+        .unwrap();
     expect_problem(bad_key, StatusCode::BAD_REQUEST, "invalid-parameter").await;
     app.stop().await;
 }
@@ -198,13 +209,15 @@ async fn categories_count_their_products(backend: Backend) {
     let mut lamp = product("LGT-1", "Lamp");
     lamp["category"] = json!("lighting");
     create(&app, &lamp).await;
-    let categories: Value = app.client.get(app.url("/api/v1/catalog/categories")).send().await.unwrap().json().await.unwrap();
+    let categories: Value =
+        app.client.get(app.url("/api/v1/catalog/categories")).send().await.unwrap().json().await.unwrap();
     assert_eq!(categories, json!([{"name": "kitchen", "product_count": 2}, {"name": "lighting", "product_count": 1}]));
     app.stop().await;
 }
 
 async fn the_demo_catalogue_loads_once(backend: Backend) {
-    let app = flotilla_testkit::spawn(&flotilla_catalog::SERVICE, backend, &[("services.catalog.seed", json!(true))]).await;
+    let app =
+        flotilla_testkit::spawn(&flotilla_catalog::SERVICE, backend, &[("services.catalog.seed", json!(true))]).await;
     let count = all_pages(&app, "?limit=100").await.len();
     assert!(count >= 100, "{count}");
     let only = list(&app, "?limit=1").await["items"][0]["id"].clone();
