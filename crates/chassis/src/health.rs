@@ -59,14 +59,24 @@ impl Readiness {
         if self.draining.load(Ordering::SeqCst) {
             results.push(CheckResult { name: "shutdown", status: "fail", detail: Some("draining".into()) });
         }
-        for check in self.checks.iter() {
-            let outcome = match tokio::time::timeout(CHECK_TIMEOUT, check.check()).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(format!("no answer within {} ms", CHECK_TIMEOUT.as_millis())),
-            };
+        // Concurrently, so that the slowest check, not their sum, bounds the probe's answer time.
+        let mut running = tokio::task::JoinSet::new();
+        for (index, check) in self.checks.iter().enumerate() {
+            let (name, future) = (check.name(), check.check());
+            running.spawn(async move {
+                let outcome = match tokio::time::timeout(CHECK_TIMEOUT, future).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(format!("no answer within {} ms", CHECK_TIMEOUT.as_millis())),
+                };
+                (index, name, outcome)
+            });
+        }
+        let mut outcomes: Vec<_> = running.join_all().await;
+        outcomes.sort_by_key(|(index, _, _)| *index);
+        for (_, name, outcome) in outcomes {
             results.push(match outcome {
-                Ok(()) => CheckResult { name: check.name(), status: "pass", detail: None },
-                Err(detail) => CheckResult { name: check.name(), status: "fail", detail: Some(detail) },
+                Ok(()) => CheckResult { name, status: "pass", detail: None },
+                Err(detail) => CheckResult { name, status: "fail", detail: Some(detail) },
             });
         }
         let ready = results.iter().all(|r| r.status == "pass");

@@ -198,7 +198,7 @@ impl From<ClaimError> for Problem {
     fn from(error: ClaimError) -> Self {
         match error {
             ClaimError::Problem(problem) => problem,
-            ClaimError::Database(error) => Problem::internal(&error),
+            ClaimError::Database(error) => Problem::database(&error),
         }
     }
 }

@@ -1,12 +1,12 @@
-//! Prometheus metrics: one process-wide recorder, every series labelled with its service so that
-//! services sharing a process (embedded mode) stay distinguishable.
+//! Prometheus metrics: one process-wide recorder. Every recorded series carries a `service` label,
+//! so that services sharing a process (embedded mode) stay distinguishable; the `process_*`
+//! series describe the process itself and carry none.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-pub const HTTP_REQUESTS: &str = "http_server_requests_total";
 pub const HTTP_DURATION: &str = "http_server_request_duration_seconds";
 pub const BUILD_INFO: &str = "flotilla_build_info";
 
@@ -36,11 +36,10 @@ pub fn handle() -> &'static PrometheusHandle {
 }
 
 fn describe() {
-    metrics::describe_counter!(HTTP_REQUESTS, "HTTP requests served, by method, route template and status.");
     metrics::describe_histogram!(
         HTTP_DURATION,
         metrics::Unit::Seconds,
-        "Duration of HTTP requests served, by method, route template and status."
+        "Duration of HTTP requests served, by method, route template and status; its _count is the request count."
     );
     metrics::describe_gauge!(BUILD_INFO, "Always 1; labels say which build of which service runs.");
 }

@@ -138,6 +138,18 @@ impl Problem {
         Self::new(ProblemKind::Internal)
     }
 
+    /// A database failure: 503 with Retry-After when the database is out of reach or the pool is
+    /// exhausted (the client may retry), else a 500.
+    pub fn database(error: &sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::warn!(%error, "database unavailable");
+                Self::new(ProblemKind::Unavailable).with_retry_after(1)
+            }
+            other => Self::internal(other),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
@@ -188,6 +200,12 @@ mod tests {
             let status = Problem::new(kind).status();
             assert!(status.is_client_error() || status.is_server_error(), "{kind:?}");
         }
+    }
+
+    #[test]
+    fn an_exhausted_pool_is_unavailable_not_internal() {
+        assert_eq!(Problem::database(&sqlx::Error::PoolTimedOut).status, 503);
+        assert_eq!(Problem::database(&sqlx::Error::RowNotFound).status, 500);
     }
 
     #[test]

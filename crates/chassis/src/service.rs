@@ -170,7 +170,9 @@ impl Application {
                 "closed to new connections; finishing in-flight requests"
             );
             match tokio::time::timeout(http.shutdown_deadline(), &mut serving).await {
-                Ok(_) => tracing::info!("in-flight requests finished"),
+                Ok(Ok(Ok(()))) => tracing::info!("in-flight requests finished"),
+                Ok(Ok(Err(error))) => tracing::error!(%error, "the server failed while draining"),
+                Ok(Err(error)) => tracing::error!(%error, "the server task failed while draining"),
                 Err(_) => {
                     tracing::warn!("in-flight requests still running at the deadline; abandoning them");
                     serving.abort();

@@ -222,7 +222,7 @@ async fn create_product(
     let now = OffsetDateTime::now_utc();
     let product = Product::new(Uuid::now_v7(), draft, now);
 
-    let mut tx = state.db.begin_write().await.map_err(|e| Problem::internal(&e))?;
+    let mut tx = state.db.begin_write().await.map_err(|e| Problem::database(&e))?;
     if let Some(key) = &key
         && let Claim::Replay(stored) =
             idempotency::claim(&mut tx, CREATE_SCOPE, key, &fingerprint, &store::timestamp(now)).await?
@@ -234,9 +234,9 @@ async fn create_product(
     let headers = product_headers(&product, true);
     if let Some(key) = &key {
         let stored = StoredResponse::json(StatusCode::CREATED, &body, &headers);
-        idempotency::remember(&mut tx, CREATE_SCOPE, key, &stored).await.map_err(|e| Problem::internal(&e))?;
+        idempotency::remember(&mut tx, CREATE_SCOPE, key, &stored).await.map_err(|e| Problem::database(&e))?;
     }
-    tx.commit().await.map_err(|e| Problem::internal(&e))?;
+    tx.commit().await.map_err(|e| Problem::database(&e))?;
     Ok((StatusCode::CREATED, headers, Json(body)).into_response())
 }
 
@@ -287,7 +287,7 @@ async fn replace_product(
         .map_err(|_| invalid_parameter("If-Match", "must be ASCII"))?
         .to_owned();
     let draft = product::validate(request.into_input()).map_err(validation_problem)?;
-    let mut tx = state.db.begin_write().await.map_err(|e| Problem::internal(&e))?;
+    let mut tx = state.db.begin_write().await.map_err(|e| Problem::database(&e))?;
     let precondition = Precondition::IfMatch(if_match);
     let outcome =
         store::replace(&mut tx, id, &precondition, draft, OffsetDateTime::now_utc()).await.map_err(store_problem)?;
@@ -296,7 +296,7 @@ async fn replace_product(
         Outcome::NotFound => return Err(not_found(id)),
         Outcome::Stale { .. } => return Err(Problem::new(ProblemKind::PreconditionFailed)),
     };
-    tx.commit().await.map_err(|e| Problem::internal(&e))?;
+    tx.commit().await.map_err(|e| Problem::database(&e))?;
     Ok((product_headers(&product, false), Json(ProductResponse::from(&product))).into_response())
 }
 
@@ -319,13 +319,13 @@ async fn delete_product(
             value.to_str().map_err(|_| invalid_parameter("If-Match", "must be ASCII"))?.to_owned(),
         ),
     };
-    let mut tx = state.db.begin_write().await.map_err(|e| Problem::internal(&e))?;
+    let mut tx = state.db.begin_write().await.map_err(|e| Problem::database(&e))?;
     match store::delete(&mut tx, id, &precondition).await.map_err(store_problem)? {
         Outcome::Done(()) => {}
         Outcome::NotFound => return Err(not_found(id)),
         Outcome::Stale { .. } => return Err(Problem::new(ProblemKind::PreconditionFailed)),
     }
-    tx.commit().await.map_err(|e| Problem::internal(&e))?;
+    tx.commit().await.map_err(|e| Problem::database(&e))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -368,6 +368,7 @@ fn store_problem(error: StoreError) -> Problem {
         StoreError::DuplicateSku(sku) => {
             Problem::new(ProblemKind::Conflict).with_detail(format!("a product with SKU {sku} already exists"))
         }
+        StoreError::Database(error) => Problem::database(&error),
         other => Problem::internal(&other),
     }
 }

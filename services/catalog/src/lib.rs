@@ -31,7 +31,11 @@ pub static SERVICE: ServiceDefinition = ServiceDefinition {
 
 /// `services.catalog.*` settings.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CatalogSettings {
+    /// Read by the chassis (`Config::service_port`); listed so that typos elsewhere are caught.
+    #[serde(rename = "port")]
+    _port: Option<u16>,
     /// Load the demo catalogue into an empty database once. Defaults to on in dev, off elsewhere.
     seed: Option<bool>,
 }

@@ -117,9 +117,20 @@ impl Config {
                 Err(_) => Environment::Dev,
             },
         };
-        let figment = Figment::new()
-            .merge(Toml::string(DEFAULTS))
-            .merge(Toml::file(config_dir.join(format!("{env}.toml"))))
+        let file = config_dir.join(format!("{env}.toml"));
+        // Outside dev a missing file is a deployment mistake (a wrong --config-dir), not a default.
+        if env != Environment::Dev && !file.is_file() {
+            return Err(ConfigError::Invalid {
+                key: "env".into(),
+                message: format!("{env} needs {}, which does not exist (see --config-dir)", file.display()),
+            });
+        }
+        let mut figment = Figment::new().merge(Toml::string(DEFAULTS));
+        if file.is_file() {
+            // Exact: a relative path is not searched for in parent directories.
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let figment = figment
             .merge(Env::prefixed(ENV_PREFIX).filter_map(|key| {
                 is_config_key(key.as_str()).then(|| key.as_str().to_ascii_lowercase().replace("__", ".").into())
             }))
@@ -171,8 +182,9 @@ fn is_config_key(key: &str) -> bool {
     const ROOTS: [&str; 6] = ["env", "data_dir", "log", "http", "database", "services"];
     // figment hands over the variable's own spelling; matching is case-insensitive, as it is later.
     let key = key.to_ascii_lowercase();
-    let root = key.split("__").next().unwrap_or_default();
-    ROOTS.contains(&root) && (key == root || key[root.len()..].starts_with("__"))
+    let first = key.split("__").next().unwrap_or_default();
+    // `http_request_timeout_ms` (one underscore too few) is read, so that validation rejects it.
+    ROOTS.iter().any(|root| first == *root || (first.starts_with(root) && first[root.len()..].starts_with('_')))
 }
 
 #[cfg(test)]

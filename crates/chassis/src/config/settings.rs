@@ -133,6 +133,10 @@ impl Settings {
                 &format!("found \"{prefix}\", expected up to 40 characters of a-z, 0-9 and _, starting with a letter"),
             ));
         }
+        let data_dir = self.data_dir.to_string_lossy();
+        if data_dir.contains(['?', '#', '%']) {
+            return Err(invalid("data_dir", &format!("found \"{data_dir}\", which must not contain ?, # or %")));
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(invalid(
                 "log.level",

@@ -89,9 +89,18 @@ fn only_known_roots_are_read_from_the_environment() {
     assert!(is_config_key("services__catalog__port"));
     assert!(is_config_key("SERVICES__CATALOG__PORT"), "variables arrive upper case");
     assert!(is_config_key("http__portt"), "typos below a root must still reach validation");
+    assert!(is_config_key("http_request_timeout_ms"), "a missing underscore must reach validation too");
     assert!(!is_config_key("catalog_port"));
     assert!(!is_config_key("CATALOG_SERVICE_HOST"));
     assert!(!is_config_key("catalog_service_host"));
     assert!(!is_config_key("git_commit"));
     assert!(!is_config_key("https"));
+}
+
+#[test]
+fn a_missing_environment_file_outside_dev_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = Config::load(Some(Environment::Prod), dir.path()).unwrap_err();
+    assert!(error.to_string().contains("prod.toml"), "{error}");
+    assert!(Config::load(Some(Environment::Dev), dir.path()).is_ok(), "dev runs on defaults alone");
 }

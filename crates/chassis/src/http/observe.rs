@@ -10,7 +10,7 @@ use axum::response::Response;
 use tracing::Instrument;
 
 use super::ServiceInfo;
-use crate::metrics::{HTTP_DURATION, HTTP_REQUESTS};
+use crate::metrics::HTTP_DURATION;
 use crate::telemetry::trace_context::TraceContext;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -55,7 +55,6 @@ pub(super) async fn observe(State(info): State<ServiceInfo>, mut req: Request, n
         ("http_route", route_label.clone()),
         ("http_response_status_code", status.as_u16().to_string()),
     ];
-    metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
     metrics::histogram!(HTTP_DURATION, &labels).record(elapsed.as_secs_f64());
 
     let _entered = span.enter();

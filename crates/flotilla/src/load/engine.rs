@@ -17,7 +17,8 @@ pub struct StepSettings {
     pub max_in_flight: usize,
 }
 
-/// What one step measured. Latencies in microseconds, from scheduled time to response.
+/// What one step measured. Latencies in microseconds, from scheduled time to response, for every
+/// request that got an answer or failed, so that errors and timeouts weigh in the percentiles.
 pub struct Step {
     pub rate: f64,
     pub elapsed: Duration,
@@ -29,6 +30,10 @@ pub struct Step {
     /// can be told apart from the server's latency.
     pub dispatch_lag: Histogram<u64>,
 }
+
+/// An arrival the generator could not send because too many requests were in flight: the client's
+/// limit, not the server's, so it is counted but has no latency.
+const CLIENT_OVERLOAD: &str = "client-overload";
 
 // The timer wheel fires at millisecond granularity; the last stretch before an arrival is spun
 // (yielding to other tasks) so that dispatch is accurate to microseconds.
@@ -63,11 +68,11 @@ pub async fn run_step(client: &reqwest::Client, scenario: &Arc<Scenario>, settin
         let mut errors: BTreeMap<&'static str, u64> = BTreeMap::new();
         while let Some((outcome, took)) = received.recv().await {
             match outcome {
-                Outcome::Ok => {
-                    ok += 1;
-                    let _ = latency.record(took.as_micros().max(1) as u64);
-                }
+                Outcome::Ok => ok += 1,
                 Outcome::Error(kind) => *errors.entry(kind).or_default() += 1,
+            }
+            if !matches!(outcome, Outcome::Error(CLIENT_OVERLOAD)) {
+                let _ = latency.record(took.as_micros().max(1) as u64);
             }
             collector_progress.inc(1);
         }
@@ -97,7 +102,7 @@ pub async fn run_step(client: &reqwest::Client, scenario: &Arc<Scenario>, settin
                 });
             }
             Err(_) => {
-                let _ = results.send((Outcome::Error("client-overload"), scheduled.elapsed()));
+                let _ = results.send((Outcome::Error(CLIENT_OVERLOAD), scheduled.elapsed()));
             }
         }
     }

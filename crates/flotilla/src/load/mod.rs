@@ -110,7 +110,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
             }
             None => None,
         };
-        Report::new(&args.target, args.scenario, steps, saturation)
+        Report::new(&args.target, args.scenario, steps, Some(saturation))
     } else {
         let step = engine::run_step(&client, &scenario, &settings(args.rate)).await;
         Report::new(&args.target, args.scenario, vec![step], None)
@@ -155,11 +155,13 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration such as 500ms, 10s or 2m"))?;
+    let seconds =
+        |factor: u64| number.checked_mul(factor).map(Duration::from_secs).ok_or(format!("`{text}` is too long"));
     match unit {
         "ms" => Ok(Duration::from_millis(number)),
-        "s" | "" => Ok(Duration::from_secs(number)),
-        "m" => Ok(Duration::from_secs(number * 60)),
-        "h" => Ok(Duration::from_secs(number * 3600)),
+        "s" | "" => seconds(1),
+        "m" => seconds(60),
+        "h" => seconds(3600),
         _ => Err(format!("`{text}` has an unknown unit; use ms, s, m or h")),
     }
 }
@@ -176,5 +178,6 @@ mod tests {
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5d").is_err());
+        assert!(parse_duration(&format!("{}h", u64::MAX)).is_err(), "overflow is an error, not a panic");
     }
 }

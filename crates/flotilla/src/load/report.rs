@@ -14,11 +14,12 @@ pub struct Report {
     target: String,
     scenario: ScenarioKind,
     steps: Vec<Step>,
-    saturation: Option<Saturation>,
+    /// `None` without --find-saturation; `Some(None)` when even the first step broke a limit.
+    saturation: Option<Option<Saturation>>,
 }
 
 impl Report {
-    pub fn new(target: &str, scenario: ScenarioKind, steps: Vec<Step>, saturation: Option<Saturation>) -> Self {
+    pub fn new(target: &str, scenario: ScenarioKind, steps: Vec<Step>, saturation: Option<Option<Saturation>>) -> Self {
         Self { target: target.to_owned(), scenario, steps, saturation }
     }
 
@@ -44,16 +45,14 @@ impl Report {
             ));
         }
         match &self.saturation {
-            Some(s) => out.push_str(&format!(
+            Some(Some(s)) => out.push_str(&format!(
                 "saturation throughput {:.0}/s; at half of it ({:.0}/s): p50 {:.3} ms, p99 {:.3} ms\n",
                 s.throughput_rps,
                 s.at_half_load.rate,
                 s.at_half_load.percentile_ms(0.5),
                 s.at_half_load.percentile_ms(0.99),
             )),
-            None if self.steps.len() > 1 || self.steps.first().is_some_and(|s| s.sent == 0) => {
-                out.push_str("saturation: not found; even the first step broke a limit\n")
-            }
+            Some(None) => out.push_str("saturation: not found; even the first step broke a limit\n"),
             None => {}
         }
         out
@@ -64,7 +63,7 @@ impl Report {
             "target": self.target,
             "scenario": format!("{:?}", self.scenario),
             "steps": self.steps.iter().map(step_json).collect::<Vec<_>>(),
-            "saturation": self.saturation.as_ref().map(|s| json!({
+            "saturation": self.saturation.as_ref().and_then(Option::as_ref).map(|s| json!({
                 "throughput_rps": s.throughput_rps,
                 "at_half_load": step_json(&s.at_half_load),
             })),

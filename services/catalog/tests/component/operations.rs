@@ -45,7 +45,7 @@ async fn metrics_count_requests_by_route_template(backend: Backend) {
     let line = text
         .lines()
         .find(|l| {
-            l.starts_with("http_server_requests_total{")
+            l.starts_with("http_server_request_duration_seconds_count{")
                 && l.contains(r#"http_route="/api/v1/catalog/products/{id}""#)
                 && l.contains(r#"http_response_status_code="404""#)
                 && l.contains(r#"service="catalog""#)
