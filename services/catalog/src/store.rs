@@ -59,25 +59,18 @@ pub fn timestamp(t: OffsetDateTime) -> String {
 
 pub async fn insert(conn: &mut AnyConnection, product: &Product) -> Result<(), StoreError> {
     let c = &product.content;
-    let result = sqlx::query(
-        "INSERT INTO products (id, sku, name, description, price_amount_minor, price_currency, category, image,
-                               attributes, version, created_at, updated_at)
+    let insert = sqlx::query(
+        "INSERT INTO products (sku, name, description, price_amount_minor, price_currency, category, image, attributes,
+                               id, version, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(product.id.to_string())
-    .bind(&c.sku)
-    .bind(&c.name)
-    .bind(&c.description)
-    .bind(c.price.amount_minor)
-    .bind(c.price.currency.code())
-    .bind(&c.category)
-    .bind(c.image.clone())
-    .bind(attributes_json(c))
-    .bind(product.version)
-    .bind(timestamp(product.created_at))
-    .bind(timestamp(product.updated_at))
-    .execute(&mut *conn)
-    .await;
+    );
+    let result = bind_content(insert, c)
+        .bind(product.id.to_string())
+        .bind(product.version)
+        .bind(timestamp(product.created_at))
+        .bind(timestamp(product.updated_at))
+        .execute(&mut *conn)
+        .await;
     match result {
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::DuplicateSku(c.sku.clone())),
         other => other.map(|_| ()).map_err(StoreError::from),
@@ -107,25 +100,18 @@ pub async fn replace(
     let next = current.replaced(content, now);
     let c = &next.content;
     // The version guard makes this safe even where the read above was not locked (PostgreSQL).
-    let updated = sqlx::query(
+    let update = sqlx::query(
         "UPDATE products SET sku = $1, name = $2, description = $3, price_amount_minor = $4, price_currency = $5,
                              category = $6, image = $7, attributes = $8, version = $9, updated_at = $10
          WHERE id = $11 AND version = $12",
-    )
-    .bind(&c.sku)
-    .bind(&c.name)
-    .bind(&c.description)
-    .bind(c.price.amount_minor)
-    .bind(c.price.currency.code())
-    .bind(&c.category)
-    .bind(c.image.clone())
-    .bind(attributes_json(c))
-    .bind(next.version)
-    .bind(timestamp(next.updated_at))
-    .bind(id.to_string())
-    .bind(current.version)
-    .execute(&mut *conn)
-    .await;
+    );
+    let updated = bind_content(update, c)
+        .bind(next.version)
+        .bind(timestamp(next.updated_at))
+        .bind(id.to_string())
+        .bind(current.version)
+        .execute(&mut *conn)
+        .await;
     let updated = match updated {
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
             return Err(StoreError::DuplicateSku(c.sku.clone()));
@@ -283,7 +269,7 @@ impl Sql {
         self.text.push_str(&self.values.len().to_string());
     }
 
-    fn into_query(self) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    fn into_query(self) -> AnyQuery<'static> {
         // Only constant fragments and placeholders reach the text; every value is bound.
         let mut query = sqlx::query(AssertSqlSafe(self.text));
         for value in self.values {
@@ -296,8 +282,21 @@ impl Sql {
     }
 }
 
-fn attributes_json(content: &ProductDraft) -> String {
-    serde_json::to_string(&content.attributes).unwrap_or_else(|_| "{}".into())
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds a product's content as placeholders $1 to $8, in the column order both INSERT and
+/// UPDATE list first.
+fn bind_content<'q>(query: AnyQuery<'q>, c: &ProductDraft) -> AnyQuery<'q> {
+    let attributes = serde_json::to_string(&c.attributes).unwrap_or_else(|_| "{}".into());
+    query
+        .bind(c.sku.clone())
+        .bind(c.name.clone())
+        .bind(c.description.clone())
+        .bind(c.price.amount_minor)
+        .bind(c.price.currency.code())
+        .bind(c.category.clone())
+        .bind(c.image.clone())
+        .bind(attributes)
 }
 
 fn product_from_row(row: &AnyRow) -> Result<Product, StoreError> {
