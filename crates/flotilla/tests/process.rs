@@ -248,3 +248,33 @@ fn dechunk(body: &str) -> String {
     }
     out
 }
+
+/// `flotilla load` against a real catalog: a short open-loop run whose JSON report adds up.
+#[test]
+fn load_reports_latency_for_a_short_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = flotilla(dir.path(), port).args(["serve", "catalog"]).stdout(Stdio::null()).spawn().unwrap();
+    wait_ready(port, &mut child);
+    let _child = Running(child);
+    let report = dir.path().join("report.json");
+    let output = flotilla(dir.path(), port)
+        .args(["load", "--scenario", "catalog-browse", "--target", &format!("http://127.0.0.1:{port}")])
+        .args(["--rate", "200", "--duration", "1s", "--report"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let step = &report["steps"][0];
+    assert_eq!(step["sent"], 200);
+    assert_eq!(step["ok"], 200, "{step}");
+    let latency = &step["latency_ms"];
+    assert!(latency["p50"].as_f64().unwrap() > 0.0);
+    assert!(latency["p50"].as_f64() <= latency["p99"].as_f64() && latency["p99"].as_f64() <= latency["max"].as_f64());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("p99"));
+
+    let refused = flotilla(dir.path(), port).args(["load", "--rate", "0"]).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--rate"));
+}

@@ -84,3 +84,6 @@ async fn request_timeout(limit: Duration, req: Request, next: Next) -> Response 
             .into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests;
