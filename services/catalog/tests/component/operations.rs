@@ -1,10 +1,44 @@
 use flotilla_testkit::{Backend, on_both_backends};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::*;
 
-on_both_backends!(probes_report_live_ready_and_version, metrics_count_requests_by_route_template);
+on_both_backends!(
+    probes_report_live_ready_and_version,
+    metrics_count_requests_by_route_template,
+    readiness_fails_until_migrations_are_applied,
+    responses_are_compressed_on_request,
+);
+
+async fn readiness_fails_until_migrations_are_applied(backend: Backend) {
+    let settings = [("services.catalog.seed", json!(false)), ("database.migrate_on_start", json!(false))];
+    let app = flotilla_testkit::spawn(&flotilla_catalog::SERVICE, backend, &settings).await;
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let ready: Value = ready.json().await.unwrap();
+    let migrations = ready["checks"].as_array().unwrap().iter().find(|c| c["name"] == "migrations").unwrap();
+    assert_eq!(migrations["status"], "fail");
+    assert!(migrations["detail"].as_str().unwrap().contains("0 of 2"), "{migrations}");
+
+    let db = flotilla_chassis::service::migrate(&flotilla_catalog::SERVICE, app.config()).await.unwrap();
+    db.close().await;
+    assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
+    app.stop().await;
+}
+
+async fn responses_are_compressed_on_request(backend: Backend) {
+    let app = catalog(backend).await;
+    for i in 0..5 {
+        create(&app, &product(&format!("GZ-{i:03}"), "Compressible product name")).await;
+    }
+    let url = app.url(&format!("{PRODUCTS}?limit=5"));
+    let gzipped = app.client.get(&url).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    let plain = app.client.get(&url).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    app.stop().await;
+}
 
 async fn probes_report_live_ready_and_version(backend: Backend) {
     let app = catalog(backend).await;
