@@ -26,10 +26,12 @@ pub(super) async fn observe(State(info): State<ServiceInfo>, mut req: Request, n
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let trace = TraceContext::continue_or_start(req.headers().get("traceparent").and_then(|v| v.to_str().ok()));
     let method = req.method().as_str().to_owned();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    let route_label = route.clone().unwrap_or_else(|| "unmatched".into());
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        req.headers_mut().insert(REQUEST_ID_HEADER, value);
+    let route_label =
+        req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".into(), |p| p.as_str().to_owned());
+    // Built once: the id goes on the request (for handlers) and back on the response.
+    let request_id_header = HeaderValue::from_str(&request_id).ok();
+    if let Some(value) = &request_id_header {
+        req.headers_mut().insert(REQUEST_ID_HEADER, value.clone());
     }
 
     let span = tracing::info_span!(
@@ -46,7 +48,7 @@ pub(super) async fn observe(State(info): State<ServiceInfo>, mut req: Request, n
     let status = response.status();
     let elapsed = started.elapsed();
 
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    if let Some(value) = request_id_header {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     let labels = [
