@@ -1,0 +1,105 @@
+//! One AsyncAPI 3.0 document for the whole system: a channel per message type (the NATS subject is
+//! the CloudEvents type), who sends on it and who receives from it.
+
+use serde_json::{Map, Value, json};
+
+use crate::MessageInfo;
+
+/// The document for these messages (normally [`crate::registry`]).
+pub fn document(messages: &[MessageInfo]) -> Value {
+    let mut channels = Map::new();
+    let mut operations = Map::new();
+    let mut components = Map::new();
+    for info in messages {
+        let key = info.message_type;
+        components.insert(
+            key.into(),
+            json!({
+                "name": key,
+                "title": key,
+                "summary": info.summary,
+                "contentType": "application/json",
+                "headers": headers_schema(),
+                "payload": info.schema,
+                "correlationId": { "location": "$message.header#/ce-correlationid" },
+            }),
+        );
+        channels.insert(
+            key.into(),
+            json!({
+                "address": key,
+                "title": key,
+                "messages": { key: { "$ref": format!("#/components/messages/{key}") } },
+            }),
+        );
+        let channel_ref = json!({ "$ref": format!("#/channels/{key}") });
+        let message_ref = json!([{ "$ref": format!("#/channels/{key}/messages/{key}") }]);
+        operations.insert(
+            format!("{}.send.{key}", info.publisher),
+            json!({
+                "action": "send",
+                "channel": channel_ref,
+                "messages": message_ref,
+                "summary": format!("{} publishes {key} through its outbox.", info.publisher),
+                "x-flotilla-service": info.publisher,
+            }),
+        );
+        for consumer in info.consumers {
+            let service = consumer.split('.').next().unwrap_or(consumer);
+            operations.insert(
+                format!("{consumer}.receive.{key}"),
+                json!({
+                    "action": "receive",
+                    "channel": channel_ref,
+                    "messages": message_ref,
+                    "summary": format!("The durable consumer {consumer} handles {key}."),
+                    "x-flotilla-service": service,
+                    "x-flotilla-consumer": consumer,
+                }),
+            );
+        }
+    }
+    json!({
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Flotilla events",
+            "version": "1.0.0",
+            "description": "Every message that crosses a Flotilla service boundary. Generated from \
+                crates/contracts; do not edit by hand. Messages are CloudEvents 1.0 in binary content \
+                mode: the attributes travel as ce- headers, the JSON payload as the body.",
+        },
+        "defaultContentType": "application/json",
+        "servers": {
+            "jetstream": {
+                "host": "nats:4222",
+                "protocol": "nats",
+                "description": "Distributed mode: one file-backed JetStream stream per context (FLOTILLA_<CONTEXT>).",
+            },
+        },
+        "channels": channels,
+        "operations": operations,
+        "components": { "messages": components },
+    })
+}
+
+/// The CloudEvents attributes as they travel: `ce-` headers (NATS binary content mode).
+fn headers_schema() -> Value {
+    let text = |description: &str| json!({ "type": "string", "description": description });
+    json!({
+        "type": "object",
+        "required": ["ce-id", "ce-source", "ce-type", "ce-specversion", "ce-time", "ce-subject", "content-type"],
+        "properties": {
+            "ce-id": text("UUIDv7, unique per message; also the broker's de-duplication id (Nats-Msg-Id)."),
+            "ce-source": text("The publishing service, as /flotilla/<service>."),
+            "ce-type": text("flotilla.<context>.<name>.v<major>, equal to the channel address."),
+            "ce-specversion": { "const": "1.0" },
+            "ce-time": text("When the change was committed, RFC 3339."),
+            "ce-subject": text("The id of the aggregate the message is about; ordering holds per subject."),
+            "content-type": { "const": "application/json" },
+            "ce-traceparent": text("W3C trace context of the change that caused the message."),
+            "ce-tracestate": text("W3C trace state, passed through."),
+            "ce-correlationid": text("Ties together every message of one business flow."),
+            "ce-causationid": text("The id of the message or request that caused this one."),
+        },
+    })
+}

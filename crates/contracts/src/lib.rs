@@ -1,0 +1,23 @@
+//! The published language: every message that crosses a service boundary, as a Rust type grouped
+//! by the bounded context that owns it. No logic lives here, only shapes, their versions and the
+//! documents generated from them (JSON Schema per message, one AsyncAPI document for the system).
+//!
+//! Evolution rules, enforced by this crate's tests: within a major version a message may only gain
+//! optional fields, so that every committed example keeps decoding; anything else is a new type
+//! with the next major version (`...v2`), published alongside the old one until no one consumes it.
+
+pub mod asyncapi;
+pub mod catalog;
+mod message;
+
+pub use message::{Message, MessageInfo, schema_of};
+
+/// Every message in the system, with who publishes and who consumes it.
+pub fn registry() -> Vec<MessageInfo> {
+    catalog::MESSAGES.iter().map(|describe| describe()).collect()
+}
+
+/// The message with this CloudEvents type, if the system knows it.
+pub fn find(message_type: &str) -> Option<MessageInfo> {
+    registry().into_iter().find(|info| info.message_type == message_type)
+}
