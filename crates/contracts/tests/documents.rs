@@ -3,6 +3,8 @@
 //! `UPDATE_CONTRACTS=1 cargo test -p flotilla-contracts` rewrites the generated files (never the
 //! examples, which are history).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
