@@ -18,7 +18,24 @@ use crate::config::{DatabaseBackend, DatabaseSettings};
 pub struct MigrationFile {
     pub version: i64,
     pub description: &'static str,
+    /// Portable SQL, run on both backends unless `postgres_sql` replaces it there.
     pub sql: &'static str,
+    /// For the few statements with no portable spelling (an auto-incrementing key): PostgreSQL's
+    /// version of `sql`, equal in meaning.
+    pub postgres_sql: Option<&'static str>,
+}
+
+impl MigrationFile {
+    pub const fn portable(version: i64, description: &'static str, sql: &'static str) -> Self {
+        Self { version, description, sql, postgres_sql: None }
+    }
+
+    fn sql_for(&self, backend: DatabaseBackend) -> &'static str {
+        match (backend, self.postgres_sql) {
+            (DatabaseBackend::Postgres, Some(sql)) => sql,
+            _ => self.sql,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +114,7 @@ impl Database {
     }
 
     pub async fn migrate(&self, service: &str, migrations: &[MigrationFile]) -> Result<(), DbError> {
-        migrator(migrations)
+        migrator(migrations, self.backend)
             .run(&self.pool)
             .await
             .map_err(|source| DbError::Migrate { service: service.into(), source })
@@ -120,12 +137,21 @@ impl Database {
     }
 }
 
+// Fixed microsecond precision in UTC, so that stored timestamps sort correctly as text.
+const TIMESTAMP: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+
+/// How every service stores a point in time: portable TEXT that sorts in time order.
+pub fn timestamp(t: time::OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC).format(TIMESTAMP).unwrap_or_default()
+}
+
 fn is_missing_table(error: &dyn sqlx::error::DatabaseError) -> bool {
     // PostgreSQL: undefined_table; SQLite reports it only in the message.
     error.code().as_deref() == Some("42P01") || error.message().contains("no such table")
 }
 
-fn migrator(migrations: &[MigrationFile]) -> Migrator {
+fn migrator(migrations: &[MigrationFile], backend: DatabaseBackend) -> Migrator {
     Migrator::with_migrations(
         migrations
             .iter()
@@ -134,7 +160,7 @@ fn migrator(migrations: &[MigrationFile]) -> Migrator {
                     m.version,
                     Cow::Borrowed(m.description),
                     MigrationType::Simple,
-                    m.sql.into_sql_str(),
+                    m.sql_for(backend).into_sql_str(),
                     false,
                 )
             })
@@ -191,6 +217,17 @@ async fn ensure_postgres_database(url: &str) -> Result<(), sqlx::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_have_fixed_precision_and_sort_as_text() {
+        use time::OffsetDateTime;
+        use time::format_description::well_known::Rfc3339;
+        let whole = OffsetDateTime::from_unix_timestamp(1_800_000_005).unwrap();
+        let later = whole + time::Duration::milliseconds(100);
+        assert_eq!(timestamp(whole), "2027-01-15T08:00:05.000000Z");
+        assert!(timestamp(whole) < timestamp(later));
+        assert_eq!(OffsetDateTime::parse(&timestamp(later), &Rfc3339).unwrap(), later);
+    }
     use crate::config::Config;
 
     #[tokio::test]
@@ -200,8 +237,8 @@ mod tests {
         let db = Database::connect("probe", &settings, dir.path()).await.unwrap();
         assert_eq!(db.applied_migrations().await.unwrap(), 0);
         let migrations = [
-            MigrationFile { version: 1, description: "one", sql: "CREATE TABLE a (id TEXT PRIMARY KEY)" },
-            MigrationFile { version: 2, description: "two", sql: "CREATE TABLE b (id TEXT PRIMARY KEY)" },
+            MigrationFile::portable(1, "one", "CREATE TABLE a (id TEXT PRIMARY KEY)"),
+            MigrationFile::portable(2, "two", "CREATE TABLE b (id TEXT PRIMARY KEY)"),
         ];
         db.migrate("probe", &migrations).await.unwrap();
         db.migrate("probe", &migrations).await.unwrap();

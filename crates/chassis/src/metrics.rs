@@ -20,11 +20,13 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new();
-        // The bucket list is a non-empty constant, so this cannot fail; fall back to summaries if it did.
-        let builder = match builder.set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), DURATION_BUCKETS) {
-            Ok(builder) => builder,
-            Err(_) => PrometheusBuilder::new(),
-        };
+        // Every `*_duration_seconds` histogram (HTTP, message handlers) shares these buckets. The
+        // list is a non-empty constant, so this cannot fail; fall back to summaries if it did.
+        let builder =
+            match builder.set_buckets_for_metric(Matcher::Suffix("_duration_seconds".into()), DURATION_BUCKETS) {
+                Ok(builder) => builder,
+                Err(_) => PrometheusBuilder::new(),
+            };
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_err() {

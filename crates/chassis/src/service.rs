@@ -9,6 +9,7 @@ use std::sync::Arc;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -44,6 +45,9 @@ pub struct ServiceContext {
     pub db: Database,
     /// Cancelled when the service stops; background work must end when it is.
     pub stopping: CancellationToken,
+    /// Background work (relays, consumers) spawned here is awaited, up to the shutdown deadline,
+    /// before the database pool closes, so that no worker is cut off inside a transaction.
+    pub tasks: TaskTracker,
 }
 
 /// What a service hands back: its API and any extra readiness checks.
@@ -78,6 +82,7 @@ pub struct Application {
     db: Database,
     readiness: Readiness,
     stopping: CancellationToken,
+    tasks: TaskTracker,
 }
 
 impl Application {
@@ -99,7 +104,13 @@ impl Application {
             crate::metrics::spawn_upkeep();
 
             let stopping = CancellationToken::new();
-            let context = ServiceContext { config: config.clone(), db: db.clone(), stopping: stopping.clone() };
+            let tasks = TaskTracker::new();
+            let context = ServiceContext {
+                config: config.clone(),
+                db: db.clone(),
+                stopping: stopping.clone(),
+                tasks: tasks.clone(),
+            };
             let parts =
                 (definition.build)(context).await.map_err(|source| StartError::Build { service: name, source })?;
 
@@ -111,7 +122,7 @@ impl Application {
             let readiness = Readiness::new(checks);
             let info = ServiceInfo { name, version: definition.version };
             let (router, openapi) = service_router(info, parts.api, readiness.clone(), &settings.http);
-            Ok(Self { definition, config, listener, router, openapi, db, readiness, stopping })
+            Ok(Self { definition, config, listener, router, openapi, db, readiness, stopping, tasks })
         }
         .instrument(span)
         .await
@@ -152,7 +163,7 @@ impl Application {
                 () = stop.cancelled() => None,
             };
             if let Some(result) = early_exit {
-                self.stopping.cancel();
+                stop_background_work(&self.stopping, &self.tasks, http.shutdown_deadline()).await;
                 self.db.close().await;
                 return match result {
                     Ok(Ok(())) => Ok(()),
@@ -178,13 +189,21 @@ impl Application {
                     serving.abort();
                 }
             }
-            self.stopping.cancel();
+            stop_background_work(&self.stopping, &self.tasks, http.shutdown_deadline()).await;
             self.db.close().await;
             tracing::info!("stopped");
             Ok(())
         }
         .instrument(span)
         .await
+    }
+}
+
+async fn stop_background_work(stopping: &CancellationToken, tasks: &TaskTracker, deadline: std::time::Duration) {
+    stopping.cancel();
+    tasks.close();
+    if tokio::time::timeout(deadline, tasks.wait()).await.is_err() {
+        tracing::warn!(running = tasks.len(), "background work still running at the deadline; abandoning it");
     }
 }
 

@@ -5,6 +5,10 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a harness reports setup failures by panicking
 
+mod nats;
+
+pub use nats::NatsServer;
+
 use std::net::SocketAddr;
 
 use flotilla_chassis::Config;
@@ -61,6 +65,10 @@ impl TestDatabase {
             }
         }
         Self { backend, data_dir, prefix }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Configuration pointing a service at this database.

@@ -13,12 +13,8 @@ use serde::Deserialize;
 
 /// Applied in order, never edited once released: a change is a new migration.
 pub const MIGRATIONS: &[MigrationFile] = &[
-    MigrationFile {
-        version: 1,
-        description: "products and search terms",
-        sql: include_str!("../migrations/0001_products.sql"),
-    },
-    MigrationFile { version: 2, description: "idempotency keys", sql: flotilla_chassis::idempotency::TABLE_SQL },
+    MigrationFile::portable(1, "products and search terms", include_str!("../migrations/0001_products.sql")),
+    MigrationFile::portable(2, "idempotency keys", flotilla_chassis::idempotency::TABLE_SQL),
 ];
 
 pub static SERVICE: ServiceDefinition = ServiceDefinition {

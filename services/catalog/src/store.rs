@@ -49,13 +49,7 @@ pub enum Outcome<T> {
     },
 }
 
-// Fixed microsecond precision in UTC, so that stored timestamps sort correctly as text.
-const TIMESTAMP: &[time::format_description::BorrowedFormatItem<'static>] =
-    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
-
-pub fn timestamp(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC).format(TIMESTAMP).unwrap_or_default()
-}
+pub use flotilla_chassis::db::timestamp;
 
 pub async fn insert(conn: &mut AnyConnection, product: &Product) -> Result<(), StoreError> {
     let c = &product.content;
@@ -326,18 +320,4 @@ fn product_from_row(row: &AnyRow) -> Result<Product, StoreError> {
         created_at: time("created_at")?,
         updated_at: time("updated_at")?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_have_fixed_precision_and_sort_as_text() {
-        let whole = OffsetDateTime::from_unix_timestamp(1_800_000_005).unwrap();
-        let later = whole + time::Duration::milliseconds(100);
-        assert_eq!(timestamp(whole), "2027-01-15T08:00:05.000000Z");
-        assert!(timestamp(whole) < timestamp(later));
-        assert_eq!(OffsetDateTime::parse(&timestamp(later), &Rfc3339).unwrap(), later);
-    }
 }

@@ -163,6 +163,15 @@ impl Config {
         Ok(self.figment.extract_inner(&key)?)
     }
 
+    /// A top-level section owned by a library rather than the chassis (`bus`), as that library's
+    /// settings type; `T`'s serde defaults apply to what is absent.
+    pub fn section<T: DeserializeOwned + Default>(&self, key: &str) -> Result<T, ConfigError> {
+        if self.figment.find_value(key).is_err() {
+            return Ok(T::default());
+        }
+        Ok(self.figment.extract_inner(key)?)
+    }
+
     /// The port a service listens on: `services.<name>.port`, else its default.
     pub fn service_port(&self, name: &str, default: u16) -> Result<u16, ConfigError> {
         let key = format!("services.{name}.port");
@@ -179,7 +188,7 @@ impl Config {
 /// `FLOTILLA_*` variables (`FLOTILLA_CATALOG_PORT=tcp://...`), which must not stop the process,
 /// while a typo below a known key (`FLOTILLA_HTTP__PORTT`) still fails validation.
 fn is_config_key(key: &str) -> bool {
-    const ROOTS: [&str; 6] = ["env", "data_dir", "log", "http", "database", "services"];
+    const ROOTS: [&str; 7] = ["env", "data_dir", "log", "http", "database", "services", "bus"];
     // figment hands over the variable's own spelling; matching is case-insensitive, as it is later.
     let key = key.to_ascii_lowercase();
     let first = key.split("__").next().unwrap_or_default();

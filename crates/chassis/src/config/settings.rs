@@ -20,6 +20,9 @@ pub struct Settings {
     /// Per-service sections; each service extracts and validates its own (see `Config::service`).
     #[serde(default)]
     pub services: BTreeMap<String, serde::de::IgnoredAny>,
+    /// The message bus; the messaging crate extracts and validates it (see `Config::section`).
+    #[serde(default)]
+    pub bus: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

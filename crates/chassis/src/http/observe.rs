@@ -11,6 +11,7 @@ use tracing::Instrument;
 
 use super::ServiceInfo;
 use crate::metrics::HTTP_DURATION;
+use crate::telemetry::causality::Causality;
 use crate::telemetry::trace_context::TraceContext;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -44,7 +45,8 @@ pub(super) async fn observe(State(info): State<ServiceInfo>, mut req: Request, n
         method = %method,
         route = %route_label,
     );
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let causality = Causality { trace, correlation_id: request_id.clone(), causation_id: request_id.clone() };
+    let mut response = causality.scope(next.run(req)).instrument(span.clone()).await;
     let status = response.status();
     let elapsed = started.elapsed();
 

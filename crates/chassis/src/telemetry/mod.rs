@@ -3,6 +3,7 @@
 //! Every line carries timestamp, level, service, version and message; inside a request it also
 //! carries request_id, trace_id and span_id, taken from the spans the line is emitted in.
 
+pub mod causality;
 mod json;
 pub mod trace_context;
 

@@ -1,0 +1,34 @@
+//! What caused the work in progress: its trace, and the ids that tie a business flow together.
+//!
+//! The HTTP middleware and the message consumer set it for the work they run; code that emits
+//! messages (the outbox) reads it, so that a request, the events it causes and their handlers show
+//! as one trace and one correlation.
+
+use std::future::Future;
+
+use super::trace_context::TraceContext;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Causality {
+    pub trace: TraceContext,
+    /// The same for every request and message of one flow: the first request id.
+    pub correlation_id: String,
+    /// The request or message that directly caused the current work.
+    pub causation_id: String,
+}
+
+tokio::task_local! {
+    static CURRENT: Causality;
+}
+
+impl Causality {
+    /// The causality of the work this task is doing, if it runs inside [`Causality::scope`].
+    pub fn current() -> Option<Self> {
+        CURRENT.try_with(Clone::clone).ok()
+    }
+
+    /// Runs `work` with this as its causality.
+    pub async fn scope<F: Future>(self, work: F) -> F::Output {
+        CURRENT.scope(self, work).await
+    }
+}

@@ -1,0 +1,225 @@
+//! HTTP endpoints every publishing or consuming service gets: the JSON Schemas of the messages it
+//! publishes (`/events`), and dead-letter administration for the operations console
+//! (`/admin/dead-letters`).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use flotilla_chassis::db::Database;
+use flotilla_chassis::extract::{Json, Path, Query};
+use flotilla_chassis::{Problem, ProblemKind};
+use flotilla_contracts::MessageInfo;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::dead_letters::{self, DeadLetter, Selector};
+
+#[derive(Clone)]
+struct EventsState {
+    publishes: Arc<[MessageInfo]>,
+}
+
+#[derive(Clone)]
+struct AdminState {
+    db: Database,
+}
+
+pub(crate) fn router(db: Database, publishes: Vec<MessageInfo>) -> OpenApiRouter {
+    let events = OpenApiRouter::new()
+        .routes(routes!(list_events))
+        .routes(routes!(event_schema))
+        .with_state(EventsState { publishes: publishes.into() });
+    let admin = OpenApiRouter::new()
+        .routes(routes!(list_dead_letters))
+        .routes(routes!(get_dead_letter, discard_dead_letter))
+        .routes(routes!(replay_dead_letter))
+        .routes(routes!(replay_dead_letters))
+        .routes(routes!(discard_dead_letters))
+        .with_state(AdminState { db });
+    events.merge(admin)
+}
+
+/// A message type this service publishes.
+#[derive(Debug, Serialize, ToSchema)]
+struct PublishedEvent {
+    #[schema(example = "flotilla.catalog.product-created.v1")]
+    r#type: String,
+    summary: String,
+    /// Where its JSON Schema is served.
+    schema: String,
+}
+
+/// The messages this service publishes.
+#[utoipa::path(get, path = "/events", tag = "events",
+    responses((status = 200, description = "Published message types", body = [PublishedEvent])))]
+async fn list_events(State(state): State<EventsState>) -> Json<Vec<PublishedEvent>> {
+    Json(
+        state
+            .publishes
+            .iter()
+            .map(|info| PublishedEvent {
+                r#type: info.message_type.to_owned(),
+                summary: info.summary.to_owned(),
+                schema: format!("/events/{}/schema", info.message_type),
+            })
+            .collect(),
+    )
+}
+
+/// The JSON Schema (draft-07) of one published message type.
+#[utoipa::path(get, path = "/events/{type}/schema", tag = "events",
+    params(("type" = String, Path, description = "CloudEvents type")),
+    responses(
+        (status = 200, description = "The JSON Schema", body = Object),
+        (status = 404, description = "This service does not publish that type", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn event_schema(
+    State(state): State<EventsState>,
+    Path(message_type): Path<String>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    state
+        .publishes
+        .iter()
+        .find(|info| info.message_type == message_type)
+        .map(|info| Json(info.schema.clone()))
+        .ok_or_else(|| Problem::not_found(format!("this service does not publish {message_type}")))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct DeadLetterQuery {
+    /// Only this consumer's (`<service>.<consumer>`).
+    consumer: Option<String>,
+    /// At most this many, oldest first (1 to 1000, default 100).
+    limit: Option<i64>,
+}
+
+/// Dead letters, oldest first.
+#[utoipa::path(get, path = "/admin/dead-letters", tag = "dead-letters", params(DeadLetterQuery),
+    responses(
+        (status = 200, description = "Dead letters", body = [DeadLetter]),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_dead_letters(
+    State(state): State<AdminState>,
+    Query(query): Query<DeadLetterQuery>,
+) -> Result<Json<Vec<DeadLetter>>, Problem> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Problem::new(ProblemKind::InvalidParameter).with_detail("limit must be between 1 and 1000"));
+    }
+    let letters =
+        dead_letters::list(&state.db, query.consumer.as_deref(), limit).await.map_err(|e| Problem::database(&e))?;
+    Ok(Json(letters))
+}
+
+/// One dead letter, with its message.
+#[utoipa::path(get, path = "/admin/dead-letters/{id}", tag = "dead-letters",
+    params(("id" = Uuid, Path, description = "Dead letter id")),
+    responses(
+        (status = 200, description = "The dead letter", body = DeadLetter),
+        (status = 404, description = "No such dead letter", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_dead_letter(State(state): State<AdminState>, Path(id): Path<Uuid>) -> Result<Json<DeadLetter>, Problem> {
+    dead_letters::get(&state.db, id)
+        .await
+        .map_err(|e| Problem::database(&e))?
+        .map(Json)
+        .ok_or_else(|| Problem::not_found(format!("no dead letter {id}")))
+}
+
+/// How many dead letters an operation touched.
+#[derive(Debug, Serialize, ToSchema)]
+struct Affected {
+    affected: u64,
+}
+
+/// Which dead letters a bulk operation means: one consumer's, or all of them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct BulkSelection {
+    consumer: Option<String>,
+    /// Must be true to select every dead letter of every consumer.
+    #[serde(default)]
+    all: bool,
+}
+
+impl BulkSelection {
+    fn selector(self) -> Result<Selector, Problem> {
+        match (self.consumer, self.all) {
+            (Some(consumer), false) => Ok(Selector::Consumer(consumer)),
+            (None, true) => Ok(Selector::All),
+            _ => Err(Problem::new(ProblemKind::Validation)
+                .with_detail("give either \"consumer\" or \"all\": true, not both and not neither")),
+        }
+    }
+}
+
+/// Asks the owning consumer to handle a dead letter again (same message id).
+#[utoipa::path(post, path = "/admin/dead-letters/{id}/replay", tag = "dead-letters",
+    params(("id" = Uuid, Path, description = "Dead letter id")),
+    responses(
+        (status = 202, description = "Replay requested", body = Affected),
+        (status = 404, description = "No such dead letter waiting", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn replay_dead_letter(
+    State(state): State<AdminState>,
+    Path(id): Path<Uuid>,
+) -> Result<(StatusCode, Json<Affected>), Problem> {
+    let affected =
+        dead_letters::request_replay(&state.db, &Selector::One(id)).await.map_err(|e| Problem::database(&e))?;
+    if affected == 0 {
+        return Err(Problem::not_found(format!("no dead letter {id} waiting for replay")));
+    }
+    Ok((StatusCode::ACCEPTED, Json(Affected { affected })))
+}
+
+/// Deletes a dead letter for good.
+#[utoipa::path(delete, path = "/admin/dead-letters/{id}", tag = "dead-letters",
+    params(("id" = Uuid, Path, description = "Dead letter id")),
+    responses(
+        (status = 204, description = "Discarded"),
+        (status = 404, description = "No such dead letter", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn discard_dead_letter(State(state): State<AdminState>, Path(id): Path<Uuid>) -> Result<StatusCode, Problem> {
+    let affected = dead_letters::discard(&state.db, &Selector::One(id)).await.map_err(|e| Problem::database(&e))?;
+    if affected == 0 {
+        return Err(Problem::not_found(format!("no dead letter {id}")));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Asks for a replay of one consumer's dead letters, or of all.
+#[utoipa::path(post, path = "/admin/dead-letters/replay", tag = "dead-letters", request_body = BulkSelection,
+    responses(
+        (status = 202, description = "Replay requested", body = Affected),
+        (status = 422, description = "Neither or both of consumer and all", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn replay_dead_letters(
+    State(state): State<AdminState>,
+    Json(selection): Json<BulkSelection>,
+) -> Result<(StatusCode, Json<Affected>), Problem> {
+    let selector = selection.selector()?;
+    let affected = dead_letters::request_replay(&state.db, &selector).await.map_err(|e| Problem::database(&e))?;
+    Ok((StatusCode::ACCEPTED, Json(Affected { affected })))
+}
+
+/// Deletes one consumer's dead letters, or all.
+#[utoipa::path(post, path = "/admin/dead-letters/discard", tag = "dead-letters", request_body = BulkSelection,
+    responses(
+        (status = 200, description = "Discarded", body = Affected),
+        (status = 422, description = "Neither or both of consumer and all", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn discard_dead_letters(
+    State(state): State<AdminState>,
+    Json(selection): Json<BulkSelection>,
+) -> Result<Json<Affected>, Problem> {
+    let selector = selection.selector()?;
+    let affected = dead_letters::discard(&state.db, &selector).await.map_err(|e| Problem::database(&e))?;
+    Ok(Json(Affected { affected }))
+}

@@ -1,0 +1,96 @@
+//! The bus's Prometheus series. Publisher side carries `service`; consumer side carries `service`
+//! and `consumer`; both carry `message_type` where one message is concerned.
+
+use std::sync::Once;
+use std::time::Duration;
+
+pub const PUBLISHED: &str = "flotilla_messages_published_total";
+pub const RELAY_FAILURES: &str = "flotilla_outbox_relay_failures_total";
+pub const OUTBOX_BACKLOG: &str = "flotilla_outbox_backlog_messages";
+pub const OUTBOX_OLDEST: &str = "flotilla_outbox_oldest_pending_age_seconds";
+pub const CONSUMED: &str = "flotilla_messages_consumed_total";
+pub const FAILED: &str = "flotilla_messages_failed_total";
+pub const DEAD_LETTERED: &str = "flotilla_messages_dead_lettered_total";
+pub const HANDLER_DURATION: &str = "flotilla_message_handler_duration_seconds";
+pub const LAG: &str = "flotilla_message_lag_seconds";
+
+fn describe() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        metrics::describe_counter!(PUBLISHED, "Messages the outbox relay handed to the bus, by type.");
+        metrics::describe_counter!(RELAY_FAILURES, "Relay rounds that failed (bus or database away).");
+        metrics::describe_gauge!(OUTBOX_BACKLOG, "Outbox rows not yet published.");
+        metrics::describe_gauge!(
+            OUTBOX_OLDEST,
+            metrics::Unit::Seconds,
+            "Age of the oldest unpublished outbox row; 0 when the outbox is empty."
+        );
+        metrics::describe_counter!(CONSUMED, "Messages a consumer finished: outcome handled or duplicate.");
+        metrics::describe_counter!(FAILED, "Handler attempts that failed, transient or permanent.");
+        metrics::describe_counter!(DEAD_LETTERED, "Messages moved to dead letters, by reason.");
+        metrics::describe_histogram!(HANDLER_DURATION, metrics::Unit::Seconds, "Time to handle one delivery.");
+        metrics::describe_gauge!(
+            LAG,
+            metrics::Unit::Seconds,
+            "Time from a message's creation to its last handling by this consumer."
+        );
+    });
+}
+
+pub(crate) fn published(service: &'static str, message_type: &str) {
+    describe();
+    metrics::counter!(PUBLISHED, "service" => service, "message_type" => message_type.to_owned()).increment(1);
+}
+
+pub(crate) fn relay_failed(service: &'static str) {
+    describe();
+    metrics::counter!(RELAY_FAILURES, "service" => service).increment(1);
+}
+
+pub(crate) fn outbox_backlog(service: &'static str, rows: i64, oldest_age_seconds: f64) {
+    describe();
+    metrics::gauge!(OUTBOX_BACKLOG, "service" => service).set(rows as f64);
+    metrics::gauge!(OUTBOX_OLDEST, "service" => service).set(oldest_age_seconds);
+}
+
+/// The labels of one consumer handling one message type.
+#[derive(Debug, Clone)]
+pub(crate) struct ConsumerLabels {
+    pub service: &'static str,
+    pub consumer: String,
+    pub message_type: String,
+}
+
+impl ConsumerLabels {
+    fn labels(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("service", self.service.to_owned()),
+            ("consumer", self.consumer.clone()),
+            ("message_type", self.message_type.clone()),
+        ]
+    }
+
+    fn labels_with(&self, key: &'static str, value: &'static str) -> Vec<(&'static str, String)> {
+        let mut labels = self.labels();
+        labels.push((key, value.to_owned()));
+        labels
+    }
+
+    pub fn consumed(&self, outcome: &'static str, took: Duration, lag: Duration) {
+        describe();
+        let labels = self.labels();
+        metrics::counter!(CONSUMED, &self.labels_with("outcome", outcome)).increment(1);
+        metrics::histogram!(HANDLER_DURATION, &labels).record(took.as_secs_f64());
+        metrics::gauge!(LAG, &labels).set(lag.as_secs_f64());
+    }
+
+    pub fn failed(&self, kind: &'static str) {
+        describe();
+        metrics::counter!(FAILED, &self.labels_with("kind", kind)).increment(1);
+    }
+
+    pub fn dead_lettered(&self, reason: &'static str) {
+        describe();
+        metrics::counter!(DEAD_LETTERED, &self.labels_with("reason", reason)).increment(1);
+    }
+}

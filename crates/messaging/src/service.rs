@@ -1,0 +1,127 @@
+//! Putting messaging into a service: connect the configured bus, start the relay and the
+//! consumers as the service's background work, and hand back the outbox, a readiness check for
+//! the bus, and the `/events` and `/admin/dead-letters` routes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use flotilla_chassis::config::ConfigError;
+use flotilla_chassis::health::{CheckFuture, ReadinessCheck};
+use flotilla_chassis::service::ServiceContext;
+use flotilla_contracts::MessageInfo;
+use secrecy::ExposeSecret;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::bus::{Bus, BusError};
+use crate::consumer::{Consumer, ConsumerRuntime, RetryPolicy};
+use crate::embedded::{EmbeddedBus, EmbeddedOptions};
+use crate::nats::{NatsBus, NatsOptions};
+use crate::outbox::Outbox;
+use crate::relay::{Relay, RelayOptions};
+use crate::settings::{BusBackend, BusSettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MessagingError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+
+/// What a service gets back from [`start`].
+pub struct MessagingParts {
+    pub outbox: Outbox,
+    pub bus: Arc<dyn Bus>,
+    pub check: Arc<dyn ReadinessCheck>,
+    pub routes: OpenApiRouter,
+}
+
+/// Starts messaging for `service`, which publishes `publishes` and runs `consumers`.
+pub async fn start(
+    ctx: &ServiceContext,
+    service: &'static str,
+    publishes: Vec<MessageInfo>,
+    consumers: Vec<Consumer>,
+) -> Result<MessagingParts, MessagingError> {
+    let settings = BusSettings::from_config(&ctx.config)?;
+    let bus = connect(&settings, &ctx.config.settings.data_dir, service).await?;
+
+    let outbox = Outbox::new(service);
+    let relay = Relay::new(
+        service,
+        ctx.db.clone(),
+        bus.clone(),
+        RelayOptions {
+            batch: settings.relay_batch,
+            poll: Duration::from_millis(settings.relay_poll_ms),
+            backoff_max: Duration::from_millis(settings.relay_backoff_max_ms),
+        },
+        &outbox,
+    );
+    ctx.tasks.spawn(relay.run(ctx.stopping.clone()));
+
+    let retry = RetryPolicy {
+        max_attempts: settings.max_attempts,
+        base: Duration::from_millis(settings.retry_base_ms),
+        max: Duration::from_millis(settings.retry_max_ms),
+    };
+    for consumer in consumers {
+        let runtime = ConsumerRuntime::new(consumer, ctx.db.clone(), retry, settings.ack_wait());
+        ctx.tasks.spawn(runtime.run(bus.clone(), ctx.stopping.clone()));
+    }
+
+    Ok(MessagingParts {
+        outbox,
+        check: Arc::new(BusReachable(bus.clone())),
+        bus,
+        routes: crate::http::router(ctx.db.clone(), publishes),
+    })
+}
+
+/// The bus `settings` name. Services of one process share the embedded log.
+pub async fn connect(
+    settings: &BusSettings,
+    data_dir: &std::path::Path,
+    client_name: &str,
+) -> Result<Arc<dyn Bus>, BusError> {
+    let bus: Arc<dyn Bus> = match settings.backend {
+        BusBackend::Embedded => Arc::new(
+            EmbeddedBus::open(
+                &data_dir.join(&settings.embedded.file),
+                EmbeddedOptions {
+                    poll_interval: Duration::from_millis(settings.embedded.poll_ms),
+                    busy_timeout: Duration::from_millis(settings.embedded.busy_timeout_ms),
+                },
+            )
+            .await?,
+        ),
+        BusBackend::Nats => Arc::new(
+            NatsBus::connect(
+                settings.nats.url.expose_secret(),
+                client_name,
+                NatsOptions {
+                    duplicate_window: Duration::from_secs(settings.nats.duplicate_window_s),
+                    max_age: Duration::from_secs(settings.nats.max_age_hours * 3600),
+                    replicas: settings.nats.replicas,
+                    request_timeout: Duration::from_millis(settings.nats.request_timeout_ms),
+                },
+            )
+            .await?,
+        ),
+    };
+    Ok(bus)
+}
+
+/// `/readyz`: the bus takes publishes.
+struct BusReachable(Arc<dyn Bus>);
+
+impl ReadinessCheck for BusReachable {
+    fn name(&self) -> &'static str {
+        "bus"
+    }
+
+    fn check(&self) -> CheckFuture {
+        let bus = self.0.clone();
+        Box::pin(async move { bus.check().await.map_err(|error| format!("{} bus: {error}", bus.backend())) })
+    }
+}
