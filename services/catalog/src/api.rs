@@ -10,6 +10,8 @@ use flotilla_chassis::db::Database;
 use flotilla_chassis::extract::{Json, Path, Query};
 use flotilla_chassis::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
 use flotilla_chassis::{FieldViolation, Problem, ProblemKind};
+use flotilla_messaging::Outbox;
+use flotilla_messaging::outbox::OutboxError;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -21,6 +23,7 @@ use crate::domain::Violation;
 use crate::domain::cursor::Cursor;
 use crate::domain::product::{self, AttributeValue, Precondition, Product, ProductInput};
 use crate::domain::search;
+use crate::events;
 use crate::store::{self, ListFilter, Outcome, StoreError};
 
 const PRODUCTS: &str = "/api/v1/catalog/products";
@@ -38,14 +41,15 @@ struct ApiDoc;
 #[derive(Clone)]
 struct AppState {
     db: Database,
+    outbox: Outbox,
 }
 
-pub fn router(db: Database) -> OpenApiRouter {
+pub fn router(db: Database, outbox: Outbox) -> OpenApiRouter {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(list_products, create_product))
         .routes(routes!(get_product, replace_product, delete_product))
         .routes(routes!(list_categories))
-        .with_state(AppState { db })
+        .with_state(AppState { db, outbox })
 }
 
 /// A price in minor units (cents for EUR) of an ISO 4217 currency.
@@ -230,6 +234,7 @@ async fn create_product(
         return Ok(stored.into_response());
     }
     store::insert(&mut tx, &product).await.map_err(store_problem)?;
+    state.outbox.add(&mut tx, &events::created(&product)).await.map_err(outbox_problem)?;
     let body = ProductResponse::from(&product);
     let headers = product_headers(&product, true);
     if let Some(key) = &key {
@@ -237,6 +242,7 @@ async fn create_product(
         idempotency::remember(&mut tx, CREATE_SCOPE, key, &stored).await.map_err(|e| Problem::database(&e))?;
     }
     tx.commit().await.map_err(|e| Problem::database(&e))?;
+    state.outbox.committed();
     Ok((StatusCode::CREATED, headers, Json(body)).into_response())
 }
 
@@ -291,12 +297,17 @@ async fn replace_product(
     let precondition = Precondition::IfMatch(if_match);
     let outcome =
         store::replace(&mut tx, id, &precondition, draft, OffsetDateTime::now_utc()).await.map_err(store_problem)?;
-    let product = match outcome {
-        Outcome::Done(product) => product,
+    let (before, product) = match outcome {
+        Outcome::Done(replaced) => replaced,
         Outcome::NotFound => return Err(not_found(id)),
         Outcome::Stale { .. } => return Err(Problem::new(ProblemKind::PreconditionFailed)),
     };
+    state.outbox.add(&mut tx, &events::updated(&product)).await.map_err(outbox_problem)?;
+    if let Some(change) = events::price_changed(&before, &product) {
+        state.outbox.add(&mut tx, &change).await.map_err(outbox_problem)?;
+    }
     tx.commit().await.map_err(|e| Problem::database(&e))?;
+    state.outbox.committed();
     Ok((product_headers(&product, false), Json(ProductResponse::from(&product))).into_response())
 }
 
@@ -320,12 +331,14 @@ async fn delete_product(
         ),
     };
     let mut tx = state.db.begin_write().await.map_err(|e| Problem::database(&e))?;
-    match store::delete(&mut tx, id, &precondition).await.map_err(store_problem)? {
-        Outcome::Done(()) => {}
+    let deleted = match store::delete(&mut tx, id, &precondition).await.map_err(store_problem)? {
+        Outcome::Done(deleted) => deleted,
         Outcome::NotFound => return Err(not_found(id)),
         Outcome::Stale { .. } => return Err(Problem::new(ProblemKind::PreconditionFailed)),
-    }
+    };
+    state.outbox.add(&mut tx, &events::deleted(&deleted)).await.map_err(outbox_problem)?;
     tx.commit().await.map_err(|e| Problem::database(&e))?;
+    state.outbox.committed();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -361,6 +374,13 @@ fn invalid_parameter(name: &str, message: &str) -> Problem {
 
 fn not_found(id: Uuid) -> Problem {
     Problem::not_found(format!("no product has id {id}"))
+}
+
+fn outbox_problem(error: OutboxError) -> Problem {
+    match error {
+        OutboxError::Database(error) => Problem::database(&error),
+        other => Problem::internal(&other),
+    }
 }
 
 fn store_problem(error: StoreError) -> Problem {

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod domain;
+pub mod events;
 mod seed;
 pub mod store;
 
@@ -15,6 +16,7 @@ use serde::Deserialize;
 pub const MIGRATIONS: &[MigrationFile] = &[
     MigrationFile::portable(1, "products and search terms", include_str!("../migrations/0001_products.sql")),
     MigrationFile::portable(2, "idempotency keys", flotilla_chassis::idempotency::TABLE_SQL),
+    flotilla_messaging::outbox::migration(3),
 ];
 
 pub static SERVICE: ServiceDefinition = ServiceDefinition {
@@ -39,12 +41,14 @@ struct CatalogSettings {
 fn build(ctx: ServiceContext) -> BuildFuture {
     Box::pin(async move {
         let settings: CatalogSettings = ctx.config.service(SERVICE.name)?;
+        let messaging = flotilla_messaging::start(&ctx, SERVICE.name, events::published(), Vec::new()).await?;
         if settings.seed.unwrap_or(ctx.config.settings.env == Environment::Dev) {
-            let loaded = seed::load_once(&ctx.db).await?;
+            let loaded = seed::load_once(&ctx.db, &messaging.outbox).await?;
             if loaded > 0 {
                 tracing::info!(products = loaded, "loaded the demo catalogue");
             }
         }
-        Ok(ServiceParts { api: api::router(ctx.db.clone()), checks: Vec::new() })
+        let api = api::router(ctx.db.clone(), messaging.outbox).merge(messaging.routes);
+        Ok(ServiceParts { api, checks: vec![messaging.check] })
     })
 }

@@ -1,11 +1,14 @@
 //! The demo catalogue, loaded once into an empty dev database.
 
 use flotilla_chassis::db::Database;
+use flotilla_messaging::Outbox;
+use flotilla_messaging::outbox::OutboxError;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::api::ProductRequest;
 use crate::domain::product::{self, Product};
+use crate::events;
 use crate::store::{self, StoreError};
 
 const PRODUCTS: &str = include_str!("../seed/products.json");
@@ -21,11 +24,13 @@ pub enum SeedError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
 }
 
 /// Loads the demo products unless this database ever had them; returns how many it loaded.
 /// The marker and the products commit together, so a crash mid-way loads them again next time.
-pub async fn load_once(db: &Database) -> Result<usize, SeedError> {
+pub async fn load_once(db: &Database, outbox: &Outbox) -> Result<usize, SeedError> {
     let requests: Vec<ProductRequest> = serde_json::from_str(PRODUCTS)?;
     let now = OffsetDateTime::now_utc();
     let mut products = Vec::with_capacity(requests.len());
@@ -44,8 +49,11 @@ pub async fn load_once(db: &Database) -> Result<usize, SeedError> {
     }
     for product in &products {
         store::insert(&mut tx, product).await?;
+        // Seeded products are real products: consumers learn of them like of any other.
+        outbox.add(&mut tx, &events::created(product)).await?;
     }
     tx.commit().await?;
+    outbox.committed();
     Ok(products.len())
 }
 

@@ -77,14 +77,15 @@ pub async fn get(pool: &AnyPool, id: Uuid) -> Result<Option<Product>, StoreError
     row.as_ref().map(product_from_row).transpose()
 }
 
-/// Replaces the content of a product if its current version meets the precondition.
+/// Replaces the content of a product if its current version meets the precondition; returns the
+/// product as it was and as it is now.
 pub async fn replace(
     conn: &mut AnyConnection,
     id: Uuid,
     precondition: &Precondition,
     content: ProductDraft,
     now: OffsetDateTime,
-) -> Result<Outcome<Product>, StoreError> {
+) -> Result<Outcome<(Product, Product)>, StoreError> {
     let Some(current) = get_in(conn, id).await? else {
         return Ok(Outcome::NotFound);
     };
@@ -120,14 +121,15 @@ pub async fn replace(
     }
     sqlx::query("DELETE FROM product_terms WHERE product_id = $1").bind(id.to_string()).execute(&mut *conn).await?;
     write_terms(conn, &next).await?;
-    Ok(Outcome::Done(next))
+    Ok(Outcome::Done((current, next)))
 }
 
+/// Deletes a product if its current version meets the precondition; returns what was deleted.
 pub async fn delete(
     conn: &mut AnyConnection,
     id: Uuid,
     precondition: &Precondition,
-) -> Result<Outcome<()>, StoreError> {
+) -> Result<Outcome<Product>, StoreError> {
     let Some(current) = get_in(conn, id).await? else {
         return Ok(Outcome::NotFound);
     };
@@ -140,7 +142,7 @@ pub async fn delete(
         .execute(&mut *conn)
         .await?;
     if deleted.rows_affected() == 1 {
-        return Ok(Outcome::Done(()));
+        return Ok(Outcome::Done(current));
     }
     // Changed between our read and our delete (possible on PostgreSQL, where the read took no lock).
     Ok(match get_in(conn, id).await? {

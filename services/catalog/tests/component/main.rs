@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod contract;
+mod events;
 mod operations;
 mod products;
 mod support;

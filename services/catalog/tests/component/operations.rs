@@ -19,7 +19,7 @@ async fn readiness_fails_until_migrations_are_applied(backend: Backend) {
     let ready: Value = ready.json().await.unwrap();
     let migrations = ready["checks"].as_array().unwrap().iter().find(|c| c["name"] == "migrations").unwrap();
     assert_eq!(migrations["status"], "fail");
-    assert!(migrations["detail"].as_str().unwrap().contains("0 of 2"), "{migrations}");
+    assert!(migrations["detail"].as_str().unwrap().contains("0 of 3"), "{migrations}");
 
     let db = flotilla_chassis::service::migrate(&flotilla_catalog::SERVICE, app.config()).await.unwrap();
     db.close().await;
@@ -49,7 +49,7 @@ async fn probes_report_live_ready_and_version(backend: Backend) {
     let ready: Value = ready.json().await.unwrap();
     assert_eq!(ready["status"], "ready");
     let checks: Vec<&str> = ready["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(checks, ["database", "migrations"]);
+    assert_eq!(checks, ["database", "migrations", "bus"]);
 
     let version: Value = app.client.get(app.url("/version")).send().await.unwrap().json().await.unwrap();
     assert_eq!(version["product"], "flotilla");

@@ -1,0 +1,118 @@
+//! The catalog on the bus: each change publishes its events through the outbox, in order, in the
+//! request's trace; embedded log on SQLite, NATS JetStream on PostgreSQL, as in the two modes.
+
+use std::time::{Duration, Instant};
+
+use flotilla_contracts::Message;
+use flotilla_contracts::catalog::{ProductCreatedV1, ProductDeletedV1, ProductPriceChangedV1, ProductUpdatedV1};
+use flotilla_messaging::settings::BusSettings;
+use flotilla_messaging::{ConsumerSpec, Envelope, Settle};
+use flotilla_testkit::{Backend, NatsServer, TestApp, on_both_backends};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+on_both_backends!(changes_publish_their_events_in_order_and_in_the_request_trace, serves_the_schemas_it_publishes);
+
+async fn catalog_on_the_bus(backend: Backend) -> (TestApp, Option<NatsServer>) {
+    let nats = (backend == Backend::Postgres).then(NatsServer::start);
+    let mut settings = vec![("services.catalog.seed", json!(false))];
+    if let Some(nats) = &nats {
+        settings.push(("bus.backend", json!("nats")));
+        settings.push(("bus.nats.url", json!(nats.url())));
+    }
+    (flotilla_testkit::spawn(&flotilla_catalog::SERVICE, backend, &settings).await, nats)
+}
+
+async fn changes_publish_their_events_in_order_and_in_the_request_trace(backend: Backend) {
+    let (app, _nats) = catalog_on_the_bus(backend).await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let traceparent = format!("00-{trace_id}-00f067aa0ba902b7-01");
+
+    let created: Value = app
+        .client
+        .post(app.url(PRODUCTS))
+        .header("traceparent", &traceparent)
+        .json(&product("EV-001", "Evented skillet"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let url = app.url(&format!("{PRODUCTS}/{id}"));
+    let mut cheaper = product("EV-001", "Evented skillet");
+    cheaper["price"]["amount_minor"] = json!(2999);
+    let put = |body: Value, etag: &str| app.client.put(&url).header("if-match", etag).json(&body).send();
+    let response = put(cheaper.clone(), "\"1\"").await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    cheaper["name"] = json!("Evented skillet, renamed");
+    assert_eq!(put(cheaper, "\"2\"").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(app.client.delete(&url).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+
+    let envelopes = consume(&app, 5).await;
+    let types: Vec<&str> = envelopes.iter().map(|e| e.message_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            ProductCreatedV1::TYPE,
+            ProductUpdatedV1::TYPE,
+            ProductPriceChangedV1::TYPE,
+            ProductUpdatedV1::TYPE,
+            ProductDeletedV1::TYPE
+        ]
+    );
+    assert!(envelopes.iter().all(|e| e.subject == id && e.source == "/flotilla/catalog"));
+    let first = &envelopes[0];
+    assert!(first.traceparent.as_deref().is_some_and(|t| t.contains(trace_id)), "{:?}", first.traceparent);
+    assert!(first.correlation_id.is_some());
+    let change: ProductPriceChangedV1 = envelopes[2].decode().unwrap();
+    assert_eq!((change.previous_price.amount_minor, change.price.amount_minor, change.version), (3499, 2999, 2));
+    let gone: ProductDeletedV1 = envelopes[4].decode().unwrap();
+    assert_eq!((gone.version, gone.sku.as_str()), (3, "EV-001"));
+
+    // Nothing is left behind in the outbox, and the metrics say so.
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("flotilla_messages_published_total{service=\"catalog\""), "{metrics}");
+    let ready: Value = app.client.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    let bus = ready["checks"].as_array().unwrap().iter().find(|c| c["name"] == "bus").unwrap().clone();
+    assert_eq!(bus["status"], "pass");
+    app.stop().await;
+}
+
+/// Reads `count` messages from the catalog's bus as a fresh durable consumer would.
+async fn consume(app: &TestApp, count: usize) -> Vec<Envelope> {
+    let settings = BusSettings::from_config(app.config()).unwrap();
+    let bus = flotilla_messaging::service::connect(&settings, &app.config().settings.data_dir, "test").await.unwrap();
+    let spec = ConsumerSpec {
+        name: "test.reader".into(),
+        message_types: flotilla_catalog::events::published().iter().map(|m| m.message_type.to_owned()).collect(),
+        ack_wait: Duration::from_secs(30),
+    };
+    let mut subscription = bus.subscribe(&spec).await.unwrap();
+    let mut envelopes = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while envelopes.len() < count {
+        assert!(Instant::now() < deadline, "only {} of {count} events arrived", envelopes.len());
+        for delivery in subscription.next_batch(count, Duration::from_millis(500)).await.unwrap() {
+            envelopes.push(Envelope::from_parts(&delivery.message.headers, delivery.message.payload.clone()).unwrap());
+            delivery.settle(Settle::Ack).await.unwrap();
+        }
+    }
+    envelopes
+}
+
+async fn serves_the_schemas_it_publishes(backend: Backend) {
+    let (app, _nats) = catalog_on_the_bus(backend).await;
+    let listed: Value = app.client.get(app.url("/events")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 4);
+    let path = listed[0]["schema"].as_str().unwrap();
+    let schema: Value = app.client.get(app.url(path)).send().await.unwrap().json().await.unwrap();
+    let expected = flotilla_contracts::find(listed[0]["type"].as_str().unwrap()).unwrap().schema;
+    assert_eq!(schema, expected);
+    let missing = app.client.get(app.url("/events/flotilla.basket.nothing.v1/schema")).send().await.unwrap();
+    expect_problem(missing, StatusCode::NOT_FOUND, "not-found").await;
+    app.stop().await;
+}
