@@ -2,6 +2,7 @@
 //! generate load and report its version.
 
 mod commands;
+mod dlq;
 mod load;
 mod registry;
 
@@ -43,6 +44,9 @@ enum Command {
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(registry::names()))]
         service: Option<String>,
     },
+    /// Dead letters: list, show, replay after a fix, or discard
+    #[command(subcommand)]
+    Dlq(dlq::DlqCommand),
     /// Generate open-loop load against a service and report latency percentiles
     Load(load::LoadArgs),
     /// Print the product version, git commit and build time
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
             Command::Run => commands::run(cli.env, &cli.config_dir).await,
             Command::Serve { service } => commands::serve(cli.env, &cli.config_dir, &service).await,
             Command::Migrate { service } => commands::migrate(cli.env, &cli.config_dir, service.as_deref()).await,
+            Command::Dlq(command) => dlq::run(cli.env, &cli.config_dir, command).await,
             Command::Load(args) => load::run(args).await,
             Command::Version => {
                 commands::version();
