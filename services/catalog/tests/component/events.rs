@@ -3,17 +3,26 @@
 
 use std::time::{Duration, Instant};
 
+use flotilla_chassis::db::Database;
 use flotilla_contracts::Message;
 use flotilla_contracts::catalog::{ProductCreatedV1, ProductDeletedV1, ProductPriceChangedV1, ProductUpdatedV1};
+use flotilla_messaging::bus::BoxFuture;
+use flotilla_messaging::consumer::{ConsumerRuntime, RetryPolicy};
 use flotilla_messaging::settings::BusSettings;
-use flotilla_messaging::{ConsumerSpec, Envelope, Settle};
+use flotilla_messaging::{Consumer, ConsumerSpec, Envelope, Handle, HandlerError, Settle};
 use flotilla_testkit::{Backend, NatsServer, TestApp, on_both_backends};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use sqlx::AnyConnection;
+use tokio_util::sync::CancellationToken;
 
 use crate::support::*;
 
-on_both_backends!(changes_publish_their_events_in_order_and_in_the_request_trace, serves_the_schemas_it_publishes);
+on_both_backends!(
+    changes_publish_their_events_in_order_and_in_the_request_trace,
+    serves_the_schemas_it_publishes,
+    dead_letters_are_administered_over_http,
+);
 
 async fn catalog_on_the_bus(backend: Backend) -> (TestApp, Option<NatsServer>) {
     let nats = (backend == Backend::Postgres).then(NatsServer::start);
@@ -114,5 +123,87 @@ async fn serves_the_schemas_it_publishes(backend: Backend) {
     assert_eq!(schema, expected);
     let missing = app.client.get(app.url("/events/flotilla.basket.nothing.v1/schema")).send().await.unwrap();
     expect_problem(missing, StatusCode::NOT_FOUND, "not-found").await;
+    app.stop().await;
+}
+
+/// Rejects every message: the way to a real dead letter in the catalog's database.
+struct Reject;
+
+impl Handle<ProductDeletedV1> for Reject {
+    fn handle<'a>(
+        &'a self,
+        _message: ProductDeletedV1,
+        _envelope: &'a Envelope,
+        _conn: &'a mut AnyConnection,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async { Err(HandlerError::Permanent("not today".into())) })
+    }
+}
+
+async fn dead_letters_are_administered_over_http(backend: Backend) {
+    let (app, _nats) = catalog_on_the_bus(backend).await;
+    let config = app.config().clone();
+    let db = Database::connect("catalog", &config.settings.database, &config.settings.data_dir).await.unwrap();
+    let settings = BusSettings::from_config(&config).unwrap();
+    let bus = flotilla_messaging::service::connect(&settings, &config.settings.data_dir, "test").await.unwrap();
+    let consumer = Consumer::new("catalog", "rejecter").on::<ProductDeletedV1, _>(Reject);
+    let retry = RetryPolicy { max_attempts: 2, base: Duration::from_millis(50), max: Duration::from_millis(50) };
+    let stopping = CancellationToken::new();
+    let running = tokio::spawn(
+        ConsumerRuntime::new(consumer, db.clone(), retry, Duration::from_secs(5)).run(bus, stopping.clone()),
+    );
+
+    let created = create(&app, &product("DL-001", "Doomed")).await;
+    let url = app.url(&format!("{PRODUCTS}/{}", created["id"].as_str().unwrap()));
+    assert_eq!(app.client.delete(&url).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+
+    let letters_url = app.url("/admin/dead-letters");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let letters = loop {
+        let letters: Value = app.client.get(&letters_url).send().await.unwrap().json().await.unwrap();
+        if !letters.as_array().unwrap().is_empty() {
+            break letters;
+        }
+        assert!(Instant::now() < deadline, "no dead letter within 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let letter = &letters[0];
+    assert_eq!((letter["consumer"].as_str(), letter["reason"].as_str()), (Some("catalog.rejecter"), Some("rejected")));
+    let one = app.url(&format!("/admin/dead-letters/{}", letter["id"].as_str().unwrap()));
+    let shown: Value = app.client.get(&one).send().await.unwrap().json().await.unwrap();
+    assert_eq!(shown["payload"]["sku"], "DL-001");
+
+    let replay = app.client.post(format!("{one}/replay")).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::ACCEPTED);
+    let again = app.client.post(format!("{one}/replay")).send().await.unwrap();
+    expect_problem(again, StatusCode::NOT_FOUND, "not-found").await;
+    let neither = app.client.post(app.url("/admin/dead-letters/discard")).json(&json!({})).send().await.unwrap();
+    expect_problem(neither, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    let bad_limit = app.client.get(format!("{letters_url}?limit=0")).send().await.unwrap();
+    expect_problem(bad_limit, StatusCode::BAD_REQUEST, "invalid-parameter").await;
+
+    // The replay fails again (the handler still rejects), so the letter is dead once more; discard it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let shown: Value = app.client.get(&one).send().await.unwrap().json().await.unwrap();
+        if shown["replays"] == 1 && shown["state"] == "dead" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the replay was never attempted: {shown}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let discarded = app
+        .client
+        .post(app.url("/admin/dead-letters/discard"))
+        .json(&json!({"consumer": "catalog.rejecter"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(discarded.json::<Value>().await.unwrap()["affected"], 1);
+    expect_problem(app.client.delete(&one).send().await.unwrap(), StatusCode::NOT_FOUND, "not-found").await;
+
+    stopping.cancel();
+    running.await.unwrap();
+    db.close().await;
     app.stop().await;
 }
