@@ -18,8 +18,11 @@ pub const fn migration(version: i64) -> MigrationFile {
     MigrationFile {
         version,
         description: "messaging: outbox, inbox and dead letters",
-        sql: include_str!("../migrations/sqlite.sql"),
-        postgres_sql: Some(include_str!("../migrations/postgres.sql")),
+        sql: concat!(include_str!("../migrations/outbox.sqlite.sql"), include_str!("../migrations/common.sql")),
+        postgres_sql: Some(concat!(
+            include_str!("../migrations/outbox.postgres.sql"),
+            include_str!("../migrations/common.sql")
+        )),
     }
 }
 

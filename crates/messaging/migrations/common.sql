@@ -1,16 +1,5 @@
--- The messaging tables every service keeps next to its business tables (see crates/messaging).
--- SQLite's twin is sqlite.sql; they differ only in how `position` counts up.
-
--- Events written in the same transaction as the change they describe; the relay publishes them
--- in `position` order and deletes them once the bus has them.
-CREATE TABLE outbox (
-    position BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    message_id TEXT NOT NULL UNIQUE,
-    message_type TEXT NOT NULL,
-    headers TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
+-- The messaging tables every service keeps next to its business tables (see crates/messaging),
+-- after the outbox table, whose spelling differs per backend (outbox.sqlite.sql, outbox.postgres.sql).
 
 -- Which relay replica publishes, until when (Unix milliseconds). One row per service.
 CREATE TABLE outbox_lease (
