@@ -19,7 +19,7 @@ use flotilla_chassis::db::{Database, MigrationFile};
 use flotilla_contracts::catalog::{Money, ProductDeletedV1, ProductPriceChangedV1};
 use flotilla_messaging::bus::BoxFuture;
 use flotilla_messaging::consumer::{ConsumerRuntime, RetryPolicy};
-use flotilla_messaging::relay::{Relay, RelayOptions};
+use flotilla_messaging::relay::Relay;
 use flotilla_messaging::settings::BusSettings;
 use flotilla_messaging::{Consumer, Envelope, Handle, HandlerError, Outbox};
 use flotilla_testkit::{Backend, NatsServer, TestDatabase};
@@ -108,13 +108,7 @@ async fn main() {
     }
     tx.commit().await.unwrap();
     let stopping = CancellationToken::new();
-    let relay = Relay::new(
-        "bench",
-        db.clone(),
-        bus.clone(),
-        RelayOptions { batch: BATCH as u32, poll: Duration::from_millis(20), backoff_max: Duration::from_millis(200) },
-        &outbox,
-    );
+    let relay = Relay::new("bench", db.clone(), bus.clone(), settings.relay_options(), &outbox);
     let relay_started = Instant::now();
     tokio::spawn(relay.run(stopping.clone()));
     loop {

@@ -21,11 +21,12 @@ use crate::envelope::Headers;
 use crate::metrics;
 use crate::outbox::Outbox;
 
-const LEASE: Duration = Duration::from_secs(10);
-
 #[derive(Debug, Clone, Copy)]
 pub struct RelayOptions {
     pub batch: u32,
+    /// How long a replica's claim to publish lasts unless renewed: the longest a dead holder can
+    /// keep the outbox waiting.
+    pub lease: Duration,
     pub poll: Duration,
     pub backoff_max: Duration,
 }
@@ -110,11 +111,11 @@ impl Relay {
     /// Takes or renews the lease when less than half of it is left; true while this replica holds it.
     async fn hold_lease(&mut self) -> Result<bool, sqlx::Error> {
         let now = tokio::time::Instant::now();
-        if self.lease_until.is_some_and(|until| until > now + LEASE / 2) {
+        if self.lease_until.is_some_and(|until| until > now + self.options.lease / 2) {
             return Ok(true);
         }
         let wall = unix_ms(OffsetDateTime::now_utc());
-        let expires = wall + i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        let expires = wall.saturating_add(i64::try_from(self.options.lease.as_millis()).unwrap_or(i64::MAX));
         let mut tx = self.db.begin_write().await?;
         sqlx::query(
             "INSERT INTO outbox_lease (name, holder, expires_at) VALUES ('relay', $1, 0) ON CONFLICT (name) DO NOTHING",
@@ -133,7 +134,7 @@ impl Relay {
         .rows_affected()
             == 1;
         tx.commit().await?;
-        self.lease_until = taken.then_some(now + LEASE);
+        self.lease_until = taken.then_some(now + self.options.lease);
         Ok(taken)
     }
 

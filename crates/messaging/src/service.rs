@@ -17,7 +17,7 @@ use crate::consumer::{Consumer, ConsumerRuntime, RetryPolicy};
 use crate::embedded::{EmbeddedBus, EmbeddedOptions};
 use crate::nats::{NatsBus, NatsOptions};
 use crate::outbox::Outbox;
-use crate::relay::{Relay, RelayOptions};
+use crate::relay::Relay;
 use crate::settings::{BusBackend, BusSettings};
 
 #[derive(Debug, thiserror::Error)]
@@ -47,17 +47,7 @@ pub async fn start(
     let bus = connect(&settings, &ctx.config.settings.data_dir, service).await?;
 
     let outbox = Outbox::new(service);
-    let relay = Relay::new(
-        service,
-        ctx.db.clone(),
-        bus.clone(),
-        RelayOptions {
-            batch: settings.relay_batch,
-            poll: Duration::from_millis(settings.relay_poll_ms),
-            backoff_max: Duration::from_millis(settings.relay_backoff_max_ms),
-        },
-        &outbox,
-    );
+    let relay = Relay::new(service, ctx.db.clone(), bus.clone(), settings.relay_options(), &outbox);
     ctx.tasks.spawn(relay.run(ctx.stopping.clone()));
 
     let retry = RetryPolicy {

@@ -32,6 +32,9 @@ pub struct BusSettings {
     pub relay_batch: u32,
     /// How often an idle relay looks for rows written by other replicas.
     pub relay_poll_ms: u64,
+    /// How long one replica's relay may publish before renewing its lease; also how long a dead
+    /// replica can hold up the outbox before another takes over.
+    pub relay_lease_ms: u64,
     /// The longest pause between attempts while the bus is away.
     pub relay_backoff_max_ms: u64,
     pub embedded: EmbeddedSettings,
@@ -68,6 +71,7 @@ impl Default for BusSettings {
             retry_max_ms: 60_000,
             relay_batch: 256,
             relay_poll_ms: 250,
+            relay_lease_ms: 10_000,
             relay_backoff_max_ms: 5_000,
             embedded: EmbeddedSettings::default(),
             nats: NatsSettings::default(),
@@ -107,6 +111,7 @@ impl BusSettings {
             ("bus.retry_base_ms", self.retry_base_ms),
             ("bus.relay_batch", u64::from(self.relay_batch)),
             ("bus.relay_poll_ms", self.relay_poll_ms),
+            ("bus.relay_lease_ms", self.relay_lease_ms),
             ("bus.relay_backoff_max_ms", self.relay_backoff_max_ms),
             ("bus.embedded.poll_ms", self.embedded.poll_ms),
             ("bus.nats.duplicate_window_s", self.nats.duplicate_window_s),
@@ -129,6 +134,15 @@ impl BusSettings {
 
     pub fn ack_wait(&self) -> Duration {
         Duration::from_millis(self.ack_wait_ms)
+    }
+
+    pub fn relay_options(&self) -> crate::relay::RelayOptions {
+        crate::relay::RelayOptions {
+            batch: self.relay_batch,
+            lease: Duration::from_millis(self.relay_lease_ms),
+            poll: Duration::from_millis(self.relay_poll_ms),
+            backoff_max: Duration::from_millis(self.relay_backoff_max_ms),
+        }
     }
 }
 

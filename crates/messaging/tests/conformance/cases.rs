@@ -287,6 +287,27 @@ pub async fn relay_loses_nothing_when_the_broker_goes_away(kind: Kind) {
     assert_in_order_per_subject(&seen);
 }
 
+pub async fn a_second_relay_takes_over_when_the_first_dies(kind: Kind) {
+    let world = World::new(kind).await;
+    let probe = Probe::new(Mode::Apply);
+    world.start_consumer(CONSUMER, &probe).await;
+    let product = Uuid::now_v7();
+    let first = world.start_relay().await;
+    world.emit(&(1..=20).map(|v| deleted(product, v)).collect::<Vec<_>>()).await;
+    world.wait_applied(20).await;
+
+    // A second replica waits while the first holds the lease; then the first dies.
+    let _second = world.start_relay().await;
+    first.abort();
+    let _ = first.await;
+    world.emit(&(21..=40).map(|v| deleted(product, v)).collect::<Vec<_>>()).await;
+    world.wait_applied(40).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_once_each(&world.applied().await, 40);
+    let seen: Vec<_> = probe.attempts().into_iter().map(|a| (a.message_id.to_string(), a.subject, a.version)).collect();
+    assert_in_order_per_subject(&seen);
+}
+
 /// Holds an exclusive lock on the SQLite file until dropped.
 async fn hold_write_lock(path: &std::path::Path) -> sqlx::SqliteConnection {
     use sqlx::Connection;

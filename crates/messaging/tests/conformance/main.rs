@@ -32,4 +32,5 @@ conformance!(
     undecodable_messages_go_to_dead_letters_without_blocking,
     replicas_share_work_and_never_apply_twice,
     relay_loses_nothing_when_the_broker_goes_away,
+    a_second_relay_takes_over_when_the_first_dies,
 );

@@ -10,7 +10,7 @@ use flotilla_contracts::Message;
 use flotilla_contracts::catalog::ProductDeletedV1;
 use flotilla_messaging::bus::{BoxFuture, Bus};
 use flotilla_messaging::consumer::{ConsumerRuntime, RetryPolicy};
-use flotilla_messaging::relay::{Relay, RelayOptions};
+use flotilla_messaging::relay::Relay;
 use flotilla_messaging::settings::BusSettings;
 use flotilla_messaging::{Consumer, Envelope, Handle, HandlerError, Outbox};
 use flotilla_testkit::{Backend, NatsServer, TestDatabase};
@@ -61,6 +61,7 @@ impl World {
             .and_then(|c| c.set("bus.retry_max_ms", 800))
             .and_then(|c| c.set("bus.relay_poll_ms", 50))
             .and_then(|c| c.set("bus.relay_backoff_max_ms", 200))
+            .and_then(|c| c.set("bus.relay_lease_ms", 1000))
             .and_then(|c| c.set("bus.embedded.poll_ms", 20))
             .and_then(|c| c.set("bus.embedded.busy_timeout_ms", 100))
             .and_then(|c| c.set("bus.nats.request_timeout_ms", 1000))
@@ -95,20 +96,11 @@ impl World {
         }
     }
 
-    /// Starts the relay on its own bus connection; it runs until the world stops.
-    pub async fn start_relay(&self) {
-        let relay = Relay::new(
-            SERVICE,
-            self.db.clone(),
-            self.bus().await,
-            RelayOptions {
-                batch: self.settings.relay_batch,
-                poll: Duration::from_millis(self.settings.relay_poll_ms),
-                backoff_max: Duration::from_millis(self.settings.relay_backoff_max_ms),
-            },
-            &self.outbox,
-        );
-        tokio::spawn(relay.run(self.stopping.clone()));
+    /// Starts a relay replica on its own bus connection; it runs until the world stops or the
+    /// handle is aborted (the replica dies).
+    pub async fn start_relay(&self) -> tokio::task::JoinHandle<()> {
+        let relay = Relay::new(SERVICE, self.db.clone(), self.bus().await, self.settings.relay_options(), &self.outbox);
+        tokio::spawn(relay.run(self.stopping.clone()))
     }
 
     /// Starts a replica of the consumer `name` with `probe` as its handler; aborting the handle
