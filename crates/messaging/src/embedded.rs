@@ -15,6 +15,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::Notify;
 
 use crate::bus::{Acknowledge, BoxFuture, Bus, BusError, ConsumerSpec, Delivery, RawMessage, Settle, Subscription};
+use crate::clock::{millis, now_ms};
 use crate::envelope::{Headers, context_of};
 
 const SCHEMA: &str = "
@@ -112,15 +113,6 @@ fn unavailable(message: &str) -> BusError {
 
 fn sql_error(error: sqlx::Error) -> BusError {
     BusError::Unavailable(format!("event log: {error}"))
-}
-
-fn now_ms() -> i64 {
-    let now = time::OffsetDateTime::now_utc();
-    i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl Bus for EmbeddedBus {

@@ -7,6 +7,7 @@
 //! is an embedded SQLite log or NATS JetStream, behind one trait and one conformance suite.
 
 pub mod bus;
+mod clock;
 pub mod embedded;
 pub mod envelope;
 pub mod nats;

@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bus, RawMessage};
+use crate::clock::{millis, now_ms};
 use crate::envelope::Headers;
 use crate::metrics;
 use crate::outbox::Outbox;
@@ -114,8 +115,8 @@ impl Relay {
         if self.lease_until.is_some_and(|until| until > now + self.options.lease / 2) {
             return Ok(true);
         }
-        let wall = unix_ms(OffsetDateTime::now_utc());
-        let expires = wall.saturating_add(i64::try_from(self.options.lease.as_millis()).unwrap_or(i64::MAX));
+        let wall = now_ms();
+        let expires = wall.saturating_add(millis(self.options.lease));
         let mut tx = self.db.begin_write().await?;
         sqlx::query(
             "INSERT INTO outbox_lease (name, holder, expires_at) VALUES ('relay', $1, 0) ON CONFLICT (name) DO NOTHING",
@@ -186,8 +187,4 @@ impl Relay {
         metrics::outbox_backlog(self.service, backlog, age);
         Ok(())
     }
-}
-
-pub(crate) fn unix_ms(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
