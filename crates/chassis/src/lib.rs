@@ -4,6 +4,7 @@
 //! shutdown and the per-service database. A service crate supplies a [`service::ServiceDefinition`];
 //! the chassis turns it into a running [`service::Application`].
 
+pub mod auth;
 pub mod build_info;
 pub mod config;
 pub mod db;
@@ -12,6 +13,7 @@ pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod metrics;
+pub mod outbound;
 pub mod problem;
 pub mod service;
 pub mod shutdown;

@@ -3,7 +3,7 @@
 //! `type` URIs are stable identifiers (`urn:flotilla:problem:<slug>`), documented in
 //! docs/api/problems.md; clients branch on them, never on `title` or `detail`.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -29,14 +29,15 @@ pub struct Problem {
     #[serde(rename = "type")]
     #[schema(example = "urn:flotilla:problem:validation")]
     pub kind: String,
-    pub title: String,
+    pub title: &'static str,
     pub status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldViolation>,
+    /// Headers that belong to this kind of error (`Retry-After`, `WWW-Authenticate`).
     #[serde(skip)]
-    retry_after_secs: Option<u64>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// The catalogue of problem types. Adding one is fine; changing a slug breaks clients.
@@ -57,6 +58,10 @@ pub enum ProblemKind {
     Timeout,
     Unavailable,
     Internal,
+    Unauthenticated,
+    Forbidden,
+    RateLimited,
+    BadGateway,
 }
 
 impl ProblemKind {
@@ -92,6 +97,12 @@ impl ProblemKind {
             Self::Timeout => ("timeout", S::SERVICE_UNAVAILABLE, "The request took too long and was abandoned"),
             Self::Unavailable => ("unavailable", S::SERVICE_UNAVAILABLE, "A dependency of the service is unavailable"),
             Self::Internal => ("internal", S::INTERNAL_SERVER_ERROR, "An unexpected error occurred"),
+            Self::Unauthenticated => {
+                ("unauthenticated", S::UNAUTHORIZED, "A valid bearer token is required for this request")
+            }
+            Self::Forbidden => ("forbidden", S::FORBIDDEN, "The caller may not do this"),
+            Self::RateLimited => ("rate-limited", S::TOO_MANY_REQUESTS, "Too many requests; slow down"),
+            Self::BadGateway => ("bad-gateway", S::BAD_GATEWAY, "An upstream service failed"),
         }
     }
 }
@@ -101,11 +112,11 @@ impl Problem {
         let (slug, status, title) = kind.describe();
         Self {
             kind: format!("urn:flotilla:problem:{slug}"),
-            title: title.into(),
+            title,
             status: status.as_u16(),
             detail: None,
             errors: Vec::new(),
-            retry_after_secs: None,
+            headers: Vec::new(),
         }
     }
 
@@ -119,8 +130,12 @@ impl Problem {
         self
     }
 
-    pub fn with_retry_after(mut self, secs: u64) -> Self {
-        self.retry_after_secs = Some(secs);
+    pub fn with_retry_after(self, secs: u64) -> Self {
+        self.with_header(header::RETRY_AFTER, HeaderValue::from(secs))
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
         self
     }
 
@@ -158,14 +173,13 @@ impl Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status();
-        let retry_after = self.retry_after_secs;
         let body = serde_json::to_vec(&self).unwrap_or_else(|_| br#"{"status":500}"#.to_vec());
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-        if let Some(secs) = retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        for (name, value) in self.headers {
+            headers.insert(name, value);
         }
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         response
     }
 }
@@ -193,6 +207,10 @@ mod tests {
             Timeout,
             Unavailable,
             Internal,
+            Unauthenticated,
+            Forbidden,
+            RateLimited,
+            BadGateway,
         ];
         let slugs: std::collections::BTreeSet<_> = kinds.iter().map(|k| k.slug()).collect();
         assert_eq!(slugs.len(), kinds.len());

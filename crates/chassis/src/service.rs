@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use axum::Router;
+use axum::{Extension, Router};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -14,6 +14,7 @@ use tracing::Instrument;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::auth::TokenVerifier;
 use crate::config::{Config, ConfigError};
 use crate::db::{Database, DbError, MigrationFile};
 use crate::health::{DatabaseReachable, MigrationsApplied, Readiness, ReadinessCheck};
@@ -48,6 +49,8 @@ pub struct ServiceContext {
     /// Background work (relays, consumers) spawned here is awaited, up to the shutdown deadline,
     /// before the database pool closes, so that no worker is cut off inside a transaction.
     pub tasks: TaskTracker,
+    /// Verifies bearer tokens against `auth.issuer`; the `Caller` extractor uses the same one.
+    pub verifier: Arc<TokenVerifier>,
 }
 
 /// What a service hands back: its API and any extra readiness checks.
@@ -66,6 +69,8 @@ pub enum StartError {
     Bind { service: &'static str, addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Database(#[from] DbError),
+    #[error("{service} cannot make an HTTP client for token verification: {source}")]
+    HttpClient { service: &'static str, source: reqwest::Error },
     #[error("{service} failed to start: {source}")]
     Build { service: &'static str, source: BoxError },
     #[error("{service} stopped serving: {source}")]
@@ -105,11 +110,15 @@ impl Application {
 
             let stopping = CancellationToken::new();
             let tasks = TaskTracker::new();
+            let verifier = TokenVerifier::new(settings.auth.clone())
+                .map(Arc::new)
+                .map_err(|source| StartError::HttpClient { service: name, source })?;
             let context = ServiceContext {
                 config: config.clone(),
                 db: db.clone(),
                 stopping: stopping.clone(),
                 tasks: tasks.clone(),
+                verifier: verifier.clone(),
             };
             let parts =
                 (definition.build)(context).await.map_err(|source| StartError::Build { service: name, source })?;
@@ -122,6 +131,7 @@ impl Application {
             let readiness = Readiness::new(checks);
             let info = ServiceInfo { name, version: definition.version };
             let (router, openapi) = service_router(info, parts.api, readiness.clone(), &settings.http);
+            let router = router.layer(Extension(verifier));
             Ok(Self { definition, config, listener, router, openapi, db, readiness, stopping, tasks })
         }
         .instrument(span)

@@ -11,9 +11,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn serve_catalog(data_dir: &Path, port: u16) -> Child {
+fn serve_catalog(data_dir: &Path, port: u16, issuer: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_flotilla"))
         .env_clear()
+        .env("FLOTILLA_AUTH__ISSUER", issuer)
         .env("FLOTILLA_DATA_DIR", data_dir)
         .env("FLOTILLA_SERVICES__CATALOG__PORT", port.to_string())
         .env("FLOTILLA_SERVICES__CATALOG__SEED", "false")
@@ -43,11 +44,12 @@ fn wait_ready(port: u16) {
     }
 }
 
-fn create_product(port: u16, n: usize) -> String {
+fn create_product(port: u16, n: usize, token: &str) -> String {
     let body = format!(
         r#"{{"sku":"KILL-{n:04}","name":"Product {n}","description":"d","price":{{"amount_minor":100,"currency":"EUR"}},"category":"kitchen","attributes":{{}}}}"#
     );
-    let response = request(port, "POST /api/v1/catalog/products HTTP/1.1", &body).unwrap();
+    let head = format!("POST /api/v1/catalog/products HTTP/1.1\r\nAuthorization: Bearer {token}");
+    let response = request(port, &head, &body).unwrap();
     assert!(response.starts_with("HTTP/1.1 201"), "{response}");
     let json = &response[response.find("\r\n\r\n").unwrap() + 4..];
     let value: serde_json::Value = serde_json::from_str(json).unwrap();
@@ -71,19 +73,23 @@ async fn created_events_in_log(data_dir: &Path) -> Vec<(String, String)> {
     rows
 }
 
-#[tokio::test]
+// Two workers: the requests below block one, and the catalog's key fetch needs the test issuer,
+// which runs on this runtime, to answer meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_no_acknowledged_event_and_duplicates_none() {
     let dir = tempfile::tempdir().unwrap();
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut first = serve_catalog(dir.path(), port);
+    let issuer = flotilla_testkit::TestIssuer::start().await;
+    let token = issuer.token("durability-admin", &["admin"]);
+    let mut first = serve_catalog(dir.path(), port, issuer.issuer());
     wait_ready(port);
-    let products: BTreeSet<String> = (0..60).map(|n| create_product(port, n)).collect();
+    let products: BTreeSet<String> = (0..60).map(|n| create_product(port, n, &token)).collect();
     // No grace: the relay is mid-stream, some events still in the outbox.
     first.kill().unwrap();
     first.wait().unwrap();
     let before_restart = created_events_in_log(dir.path()).await.len();
 
-    let mut second = serve_catalog(dir.path(), port);
+    let mut second = serve_catalog(dir.path(), port, issuer.issuer());
     wait_ready(port);
     let deadline = Instant::now() + Duration::from_secs(30);
     let events = loop {

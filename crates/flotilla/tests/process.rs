@@ -71,8 +71,13 @@ fn sigterm(child: &Child) {
 fn sigterm_drains_without_failing_in_flight_requests() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
+    // The write below needs an admin token; the issuer answers from this runtime's workers.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let issuer = runtime.block_on(flotilla_testkit::TestIssuer::start());
+    let token = issuer.token("drain-admin", &["admin"]);
     let mut child = flotilla(dir.path(), port)
         .args(["serve", "catalog"])
+        .env("FLOTILLA_AUTH__ISSUER", issuer.issuer())
         .env("FLOTILLA_HTTP__DRAIN_DELAY_MS", "1500")
         .env("FLOTILLA_SERVICES__CATALOG__SEED", "false")
         .stdout(Stdio::null())
@@ -88,7 +93,7 @@ fn sigterm_drains_without_failing_in_flight_requests() {
     in_flight.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     write!(
         in_flight,
-        "POST /api/v1/catalog/products HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+        "POST /api/v1/catalog/products HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
         body.len()
     )
     .unwrap();

@@ -1,6 +1,6 @@
 //! HTTP endpoints every publishing or consuming service gets: the JSON Schemas of the messages it
 //! publishes (`/events`), and dead-letter administration for the operations console
-//! (`/admin/dead-letters`).
+//! (`/admin/dead-letters`, admin role only).
 
 use std::sync::Arc;
 
@@ -39,6 +39,7 @@ pub(crate) fn router(db: Database, publishes: Vec<MessageInfo>) -> OpenApiRouter
         .routes(routes!(replay_dead_letter))
         .routes(routes!(replay_dead_letters))
         .routes(routes!(discard_dead_letters))
+        .route_layer(axum::middleware::from_fn(flotilla_chassis::auth::admin_only))
         .with_state(AdminState { db });
     events.merge(admin)
 }
@@ -100,7 +101,7 @@ struct DeadLetterQuery {
 }
 
 /// Dead letters, oldest first.
-#[utoipa::path(get, path = "/admin/dead-letters", tag = "dead-letters", params(DeadLetterQuery),
+#[utoipa::path(get, path = "/admin/dead-letters", tag = "dead-letters", security(("bearer" = [])), params(DeadLetterQuery),
     responses(
         (status = 200, description = "Dead letters", body = [DeadLetter]),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
@@ -119,7 +120,7 @@ async fn list_dead_letters(
 }
 
 /// One dead letter, with its message.
-#[utoipa::path(get, path = "/admin/dead-letters/{id}", tag = "dead-letters",
+#[utoipa::path(get, path = "/admin/dead-letters/{id}", tag = "dead-letters", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Dead letter id")),
     responses(
         (status = 200, description = "The dead letter", body = DeadLetter),
@@ -161,7 +162,7 @@ impl BulkSelection {
 }
 
 /// Asks the owning consumer to handle a dead letter again (same message id).
-#[utoipa::path(post, path = "/admin/dead-letters/{id}/replay", tag = "dead-letters",
+#[utoipa::path(post, path = "/admin/dead-letters/{id}/replay", tag = "dead-letters", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Dead letter id")),
     responses(
         (status = 202, description = "Replay requested", body = Affected),
@@ -180,7 +181,7 @@ async fn replay_dead_letter(
 }
 
 /// Deletes a dead letter for good.
-#[utoipa::path(delete, path = "/admin/dead-letters/{id}", tag = "dead-letters",
+#[utoipa::path(delete, path = "/admin/dead-letters/{id}", tag = "dead-letters", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Dead letter id")),
     responses(
         (status = 204, description = "Discarded"),
@@ -195,7 +196,7 @@ async fn discard_dead_letter(State(state): State<AdminState>, Path(id): Path<Uui
 }
 
 /// Asks for a replay of one consumer's dead letters, or of all.
-#[utoipa::path(post, path = "/admin/dead-letters/replay", tag = "dead-letters", request_body = BulkSelection,
+#[utoipa::path(post, path = "/admin/dead-letters/replay", tag = "dead-letters", security(("bearer" = [])), request_body = BulkSelection,
     responses(
         (status = 202, description = "Replay requested", body = Affected),
         (status = 422, description = "Neither or both of consumer and all", body = Problem, content_type = "application/problem+json"),
@@ -210,7 +211,7 @@ async fn replay_dead_letters(
 }
 
 /// Deletes one consumer's dead letters, or all.
-#[utoipa::path(post, path = "/admin/dead-letters/discard", tag = "dead-letters", request_body = BulkSelection,
+#[utoipa::path(post, path = "/admin/dead-letters/discard", tag = "dead-letters", security(("bearer" = [])), request_body = BulkSelection,
     responses(
         (status = 200, description = "Discarded", body = Affected),
         (status = 422, description = "Neither or both of consumer and all", body = Problem, content_type = "application/problem+json"),

@@ -5,11 +5,14 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a harness reports setup failures by panicking
 
+mod issuer;
 mod nats;
 
+pub use issuer::{TestIssuer, now, tampered};
 pub use nats::NatsServer;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use flotilla_chassis::Config;
 use flotilla_chassis::service::{Application, ServiceDefinition, StartError};
@@ -124,7 +127,12 @@ impl Drop for TestDatabase {
 /// A running service.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Sends no credentials.
     pub client: reqwest::Client,
+    /// Sends an admin's access token from `issuer` with every request.
+    pub admin: reqwest::Client,
+    /// The issuer whose tokens the service accepts (unless the test pointed `auth.*` elsewhere).
+    pub issuer: Arc<TestIssuer>,
     definition: &'static ServiceDefinition,
     config: Config,
     stop: CancellationToken,
@@ -132,25 +140,47 @@ pub struct TestApp {
     database: TestDatabase,
 }
 
-/// Starts `definition` on a free port with a fresh `backend` database and the given settings.
+/// Starts `definition` on a free port with a fresh `backend` database, accepting tokens from a
+/// fresh [`TestIssuer`], with the given settings layered on top.
 pub async fn spawn(definition: &'static ServiceDefinition, backend: Backend, settings: &[(&str, Value)]) -> TestApp {
     let database = TestDatabase::new(backend).await;
+    let issuer = Arc::new(TestIssuer::start().await);
     let mut config = database.config().set(&format!("services.{}.port", definition.name), 0).expect("port");
-    for (key, value) in settings {
+    for (key, value) in issuer.settings().iter().map(|(k, v)| (*k, v)).chain(settings.iter().map(|(k, v)| (*k, v))) {
         config = config.set(key, value).unwrap_or_else(|e| panic!("test setting {key}: {e}"));
     }
-    start(definition, config, database).await
+    start(definition, config, database, issuer).await
 }
 
-async fn start(definition: &'static ServiceDefinition, config: Config, database: TestDatabase) -> TestApp {
+/// A client that sends `token` as its bearer token, and follows no redirects.
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).expect("token header");
+    value.set_sensitive(true);
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    flotilla_chassis::outbound::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+async fn start(
+    definition: &'static ServiceDefinition,
+    config: Config,
+    database: TestDatabase,
+    issuer: Arc<TestIssuer>,
+) -> TestApp {
     let app = Application::build(definition, config.clone())
         .await
         .unwrap_or_else(|e| panic!("{} failed to start: {e}", definition.name));
     let addr = app.local_addr().expect("bound address");
     let stop = CancellationToken::new();
     let serving = tokio::spawn(app.run_until_stopped(stop.clone()));
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    TestApp { addr, client, definition, config, stop, serving, database }
+    let client =
+        flotilla_chassis::outbound::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let admin = client_with_token(&issuer.token("test-admin", &["admin"]));
+    TestApp { addr, client, admin, issuer, definition, config, stop, serving, database }
 }
 
 impl TestApp {
@@ -173,7 +203,8 @@ impl TestApp {
     pub async fn restart(self) -> TestApp {
         let definition = self.definition;
         let config = self.config.clone();
+        let issuer = Arc::clone(&self.issuer);
         let database = self.stop().await;
-        start(definition, config, database).await
+        start(definition, config, database, issuer).await
     }
 }

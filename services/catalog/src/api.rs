@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use flotilla_chassis::auth::Admin;
 use flotilla_chassis::db::Database;
 use flotilla_chassis::extract::{Json, Path, Query};
 use flotilla_chassis::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
@@ -208,19 +209,25 @@ async fn list_products(
     Ok(Json(ProductPage { items: listed.iter().map(|l| ProductResponse::from(&l.product)).collect(), next_cursor }))
 }
 
-/// Create a product. Send an `Idempotency-Key` to make retries safe.
+/// Create a product (admin). Send an `Idempotency-Key` to make retries safe.
 #[utoipa::path(post, path = "/api/v1/catalog/products", tag = "catalog", request_body = ProductRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request return the first response")),
+    security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = ProductResponse, headers(("Location" = String), ("ETag" = String))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The SKU is taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The product is not valid", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn create_product(
+    Admin(caller): Admin,
     State(state): State<AppState>,
     key: Option<IdempotencyKey>,
     Json(request): Json<ProductRequest>,
 ) -> Result<Response, Problem> {
+    // Keys are per caller: two admins who happen to pick the same key do not collide.
+    let scope = format!("{CREATE_SCOPE}:{}", caller.subject);
     let fingerprint = idempotency::fingerprint(&request);
     let draft = product::validate(request.into_input()).map_err(validation_problem)?;
     let now = OffsetDateTime::now_utc();
@@ -229,7 +236,7 @@ async fn create_product(
     let mut tx = state.db.begin_write().await.map_err(|e| Problem::database(&e))?;
     if let Some(key) = &key
         && let Claim::Replay(stored) =
-            idempotency::claim(&mut tx, CREATE_SCOPE, key, &fingerprint, &store::timestamp(now)).await?
+            idempotency::claim(&mut tx, &scope, key, &fingerprint, &store::timestamp(now)).await?
     {
         return Ok(stored.into_response());
     }
@@ -239,7 +246,7 @@ async fn create_product(
     let headers = product_headers(&product, true);
     if let Some(key) = &key {
         let stored = StoredResponse::json(StatusCode::CREATED, &body, &headers);
-        idempotency::remember(&mut tx, CREATE_SCOPE, key, &stored).await.map_err(|e| Problem::database(&e))?;
+        idempotency::remember(&mut tx, &scope, key, &stored).await.map_err(|e| Problem::database(&e))?;
     }
     tx.commit().await.map_err(|e| Problem::database(&e))?;
     state.outbox.committed();
@@ -270,17 +277,21 @@ async fn get_product(
     Ok((headers, Json(ProductResponse::from(&product))).into_response())
 }
 
-/// Replace a product. Requires `If-Match` with the ETag last read, so no update is lost.
+/// Replace a product (admin). Requires `If-Match` with the ETag last read, so no update is lost.
 #[utoipa::path(put, path = "/api/v1/catalog/products/{id}", tag = "catalog", request_body = ProductRequest,
     params(("id" = Uuid, Path, description = "Product id"), ("If-Match" = String, Header, description = "The ETag last read")),
+    security(("bearer" = [])),
     responses(
         (status = 200, description = "Replaced", body = ProductResponse, headers(("ETag" = String))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The product is not valid", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn replace_product(
+    _: Admin,
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     request_headers: HeaderMap,
@@ -311,15 +322,19 @@ async fn replace_product(
     Ok((product_headers(&product, false), Json(ProductResponse::from(&product))).into_response())
 }
 
-/// Delete a product. With `If-Match`, only if it is unchanged.
+/// Delete a product (admin). With `If-Match`, only if it is unchanged.
 #[utoipa::path(delete, path = "/api/v1/catalog/products/{id}", tag = "catalog",
     params(("id" = Uuid, Path, description = "Product id"), ("If-Match" = Option<String>, Header, description = "Delete only this version")),
+    security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn delete_product(
+    _: Admin,
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     request_headers: HeaderMap,

@@ -188,7 +188,7 @@ impl Config {
 /// `FLOTILLA_*` variables (`FLOTILLA_CATALOG_PORT=tcp://...`), which must not stop the process,
 /// while a typo below a known key (`FLOTILLA_HTTP__PORTT`) still fails validation.
 fn is_config_key(key: &str) -> bool {
-    const ROOTS: [&str; 7] = ["env", "data_dir", "log", "http", "database", "services", "bus"];
+    const ROOTS: [&str; 8] = ["env", "data_dir", "log", "http", "database", "auth", "services", "bus"];
     // figment hands over the variable's own spelling; matching is case-insensitive, as it is later.
     let key = key.to_ascii_lowercase();
     let first = key.split("__").next().unwrap_or_default();

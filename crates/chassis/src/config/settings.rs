@@ -17,6 +17,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub http: HttpSettings,
     pub database: DatabaseSettings,
+    pub auth: crate::auth::AuthSettings,
     /// Per-service sections; each service extracts and validates its own (see `Config::service`).
     #[serde(default)]
     pub services: BTreeMap<String, serde::de::IgnoredAny>,
@@ -126,6 +127,10 @@ impl Settings {
                 "missing, expected a PostgreSQL server URL such as postgres://user@host:5432 because database.backend is \"postgres\"",
             ));
         }
+        self.auth.validate().map_err(|message| match message.split_once(": ") {
+            Some((key, rest)) => invalid(key, rest),
+            None => invalid("auth", &message),
+        })?;
         let prefix = &self.database.database_prefix;
         let prefix_ok = prefix.len() <= 40
             && prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')

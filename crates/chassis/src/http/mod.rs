@@ -46,6 +46,7 @@ pub fn service_router(
     let (api, mut openapi) = api.split_for_parts();
     let (ops, ops_doc) = ops::router(info.clone(), readiness).split_for_parts();
     openapi.merge(ops_doc);
+    add_bearer_scheme(&mut openapi);
     let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
 
     let timeout = settings.request_timeout();
@@ -73,6 +74,13 @@ pub fn service_router(
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn_with_state(info, observe::observe));
     (router, openapi)
+}
+
+/// The `bearer` security scheme that protected operations name in `security(("bearer" = []))`.
+fn add_bearer_scheme(openapi: &mut OpenApi) {
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
+    openapi.components.get_or_insert_with(Default::default).add_security_scheme("bearer", SecurityScheme::Http(scheme));
 }
 
 async fn request_timeout(limit: Duration, req: Request, next: Next) -> Response {

@@ -44,6 +44,7 @@ pub(super) async fn observe(State(info): State<ServiceInfo>, mut req: Request, n
         span_id = %trace.span_id,
         method = %method,
         route = %route_label,
+        subject = tracing::field::Empty,
     );
     let causality = Causality { trace, correlation_id: request_id.clone(), causation_id: request_id.clone() };
     let mut response = causality.scope(next.run(req)).instrument(span.clone()).await;

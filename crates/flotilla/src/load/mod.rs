@@ -73,7 +73,7 @@ pub struct LoadArgs {
 
 pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     validate(&args)?;
-    let client = reqwest::Client::builder()
+    let client = flotilla_chassis::outbound::builder()
         .timeout(args.timeout)
         .pool_max_idle_per_host(args.max_in_flight)
         .build()

@@ -105,7 +105,7 @@ async fn malformed_bodies_get_problems_and_write_nothing(backend: Backend) {
         for (method, url) in [(reqwest::Method::POST, app.url(PRODUCTS)), (reqwest::Method::PUT, existing_url.clone())]
         {
             let response = app
-                .client
+                .admin
                 .request(method.clone(), &url)
                 .header("content-type", "application/json")
                 .header("if-match", "*")
@@ -122,7 +122,7 @@ async fn malformed_bodies_get_problems_and_write_nothing(backend: Backend) {
     }
     let field = |body: String| async {
         let response = app
-            .client
+            .admin
             .post(app.url(PRODUCTS))
             .header("content-type", "application/json")
             .body(body)
@@ -134,7 +134,7 @@ async fn malformed_bodies_get_problems_and_write_nothing(backend: Backend) {
     assert_eq!(field(with(&|b| b["price"]["amount_minor"] = json!("x"))).await, "/price/amount_minor");
     assert_eq!(field(with(&|b| b["price"]["currency"] = json!("XXX"))).await, "/price/currency");
 
-    let no_type = app.client.post(app.url(PRODUCTS)).body(product("NEW-1", "New").to_string()).send().await.unwrap();
+    let no_type = app.admin.post(app.url(PRODUCTS)).body(product("NEW-1", "New").to_string()).send().await.unwrap();
     expect_problem(no_type, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type").await;
 
     let all = all_pages(&app, "").await;
@@ -208,7 +208,7 @@ proptest! {
             let app = catalog(Backend::Sqlite).await;
             let mut body = product(&sku, "Anything");
             *body.pointer_mut(field).unwrap() = value;
-            let response = app.client.post(app.url(PRODUCTS)).json(&body).send().await.unwrap();
+            let response = app.admin.post(app.url(PRODUCTS)).json(&body).send().await.unwrap();
             let status = response.status();
             assert!(status == StatusCode::CREATED || status.is_client_error(), "{status} for {body}");
             let stored = all_pages(&app, "").await.len();

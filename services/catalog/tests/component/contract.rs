@@ -34,7 +34,7 @@ async fn response_shapes() {
     let page = list(&app, "?limit=1").await;
     insta::assert_json_snapshot!("page", page, {".items[].id" => "[uuid]", ".items[].created_at" => "[time]", ".items[].updated_at" => "[time]"});
 
-    let response = app.client.post(app.url(PRODUCTS)).json(&serde_json::json!({"sku": "x"})).send().await.unwrap();
+    let response = app.admin.post(app.url(PRODUCTS)).json(&serde_json::json!({"sku": "x"})).send().await.unwrap();
     let problem: Value = response.json().await.unwrap();
     insta::assert_json_snapshot!("validation_problem", problem);
     app.stop().await;

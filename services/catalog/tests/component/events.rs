@@ -40,7 +40,7 @@ async fn changes_publish_their_events_in_order_and_in_the_request_trace(backend:
     let traceparent = format!("00-{trace_id}-00f067aa0ba902b7-01");
 
     let created: Value = app
-        .client
+        .admin
         .post(app.url(PRODUCTS))
         .header("traceparent", &traceparent)
         .json(&product("EV-001", "Evented skillet"))
@@ -54,12 +54,12 @@ async fn changes_publish_their_events_in_order_and_in_the_request_trace(backend:
     let url = app.url(&format!("{PRODUCTS}/{id}"));
     let mut cheaper = product("EV-001", "Evented skillet");
     cheaper["price"]["amount_minor"] = json!(2999);
-    let put = |body: Value, etag: &str| app.client.put(&url).header("if-match", etag).json(&body).send();
+    let put = |body: Value, etag: &str| app.admin.put(&url).header("if-match", etag).json(&body).send();
     let response = put(cheaper.clone(), "\"1\"").await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     cheaper["name"] = json!("Evented skillet, renamed");
     assert_eq!(put(cheaper, "\"2\"").await.unwrap().status(), StatusCode::OK);
-    assert_eq!(app.client.delete(&url).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.admin.delete(&url).send().await.unwrap().status(), StatusCode::NO_CONTENT);
 
     let envelopes = consume(&app, 5).await;
     let types: Vec<&str> = envelopes.iter().map(|e| e.message_type.as_str()).collect();
@@ -155,12 +155,12 @@ async fn dead_letters_are_administered_over_http(backend: Backend) {
 
     let created = create(&app, &product("DL-001", "Doomed")).await;
     let url = app.url(&format!("{PRODUCTS}/{}", created["id"].as_str().unwrap()));
-    assert_eq!(app.client.delete(&url).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.admin.delete(&url).send().await.unwrap().status(), StatusCode::NO_CONTENT);
 
     let letters_url = app.url("/admin/dead-letters");
     let deadline = Instant::now() + Duration::from_secs(30);
     let letters = loop {
-        let letters: Value = app.client.get(&letters_url).send().await.unwrap().json().await.unwrap();
+        let letters: Value = app.admin.get(&letters_url).send().await.unwrap().json().await.unwrap();
         if !letters.as_array().unwrap().is_empty() {
             break letters;
         }
@@ -170,22 +170,22 @@ async fn dead_letters_are_administered_over_http(backend: Backend) {
     let letter = &letters[0];
     assert_eq!((letter["consumer"].as_str(), letter["reason"].as_str()), (Some("catalog.rejecter"), Some("rejected")));
     let one = app.url(&format!("/admin/dead-letters/{}", letter["id"].as_str().unwrap()));
-    let shown: Value = app.client.get(&one).send().await.unwrap().json().await.unwrap();
+    let shown: Value = app.admin.get(&one).send().await.unwrap().json().await.unwrap();
     assert_eq!(shown["payload"]["sku"], "DL-001");
 
-    let replay = app.client.post(format!("{one}/replay")).send().await.unwrap();
+    let replay = app.admin.post(format!("{one}/replay")).send().await.unwrap();
     assert_eq!(replay.status(), StatusCode::ACCEPTED);
-    let again = app.client.post(format!("{one}/replay")).send().await.unwrap();
+    let again = app.admin.post(format!("{one}/replay")).send().await.unwrap();
     expect_problem(again, StatusCode::NOT_FOUND, "not-found").await;
-    let neither = app.client.post(app.url("/admin/dead-letters/discard")).json(&json!({})).send().await.unwrap();
+    let neither = app.admin.post(app.url("/admin/dead-letters/discard")).json(&json!({})).send().await.unwrap();
     expect_problem(neither, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
-    let bad_limit = app.client.get(format!("{letters_url}?limit=0")).send().await.unwrap();
+    let bad_limit = app.admin.get(format!("{letters_url}?limit=0")).send().await.unwrap();
     expect_problem(bad_limit, StatusCode::BAD_REQUEST, "invalid-parameter").await;
 
     // The replay fails again (the handler still rejects), so the letter is dead once more; discard it.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let shown: Value = app.client.get(&one).send().await.unwrap().json().await.unwrap();
+        let shown: Value = app.admin.get(&one).send().await.unwrap().json().await.unwrap();
         if shown["replays"] == 1 && shown["state"] == "dead" {
             break;
         }
@@ -193,14 +193,14 @@ async fn dead_letters_are_administered_over_http(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let discarded = app
-        .client
+        .admin
         .post(app.url("/admin/dead-letters/discard"))
         .json(&json!({"consumer": "catalog.rejecter"}))
         .send()
         .await
         .unwrap();
     assert_eq!(discarded.json::<Value>().await.unwrap()["affected"], 1);
-    expect_problem(app.client.delete(&one).send().await.unwrap(), StatusCode::NOT_FOUND, "not-found").await;
+    expect_problem(app.admin.delete(&one).send().await.unwrap(), StatusCode::NOT_FOUND, "not-found").await;
 
     stopping.cancel();
     running.await.unwrap();

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
 mod bad_input;
 mod contract;
 mod events;

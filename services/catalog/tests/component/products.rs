@@ -21,7 +21,7 @@ on_both_backends!(
 
 async fn a_created_product_reads_back_with_location_and_etag(backend: Backend) {
     let app = catalog(backend).await;
-    let response = app.client.post(app.url(PRODUCTS)).json(&product("KIT-0001", "Skillet")).send().await.unwrap();
+    let response = app.admin.post(app.url(PRODUCTS)).json(&product("KIT-0001", "Skillet")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(response.headers()["etag"], "\"1\"");
@@ -107,17 +107,17 @@ async fn updates_require_the_current_etag(backend: Backend) {
     let mut changed = product("KIT-1", "Better Pan");
     changed["price"]["amount_minor"] = json!(3999);
 
-    let without = app.client.put(&url).json(&changed).send().await.unwrap();
+    let without = app.admin.put(&url).json(&changed).send().await.unwrap();
     expect_problem(without, StatusCode::PRECONDITION_REQUIRED, "precondition-required").await;
 
-    let updated = app.client.put(&url).header("if-match", "\"1\"").json(&changed).send().await.unwrap();
+    let updated = app.admin.put(&url).header("if-match", "\"1\"").json(&changed).send().await.unwrap();
     assert_eq!(updated.status(), StatusCode::OK);
     assert_eq!(updated.headers()["etag"], "\"2\"");
     let updated: Value = updated.json().await.unwrap();
     assert_eq!((updated["version"].as_i64(), updated["name"].as_str()), (Some(2), Some("Better Pan")));
     assert_eq!(updated["created_at"], created["created_at"]);
 
-    let stale = app.client.put(&url).header("if-match", "\"1\"").json(&changed).send().await.unwrap();
+    let stale = app.admin.put(&url).header("if-match", "\"1\"").json(&changed).send().await.unwrap();
     expect_problem(stale, StatusCode::PRECONDITION_FAILED, "precondition-failed").await;
 
     let fetched: Value = app.client.get(&url).send().await.unwrap().json().await.unwrap();
@@ -126,7 +126,7 @@ async fn updates_require_the_current_etag(backend: Backend) {
     assert_eq!(search["items"].as_array().unwrap().len(), 1, "the search index follows the new name");
 
     let missing = app.url(&format!("{PRODUCTS}/{}", uuid::Uuid::now_v7()));
-    let gone = app.client.put(&missing).header("if-match", "*").json(&changed).send().await.unwrap();
+    let gone = app.admin.put(&missing).header("if-match", "*").json(&changed).send().await.unwrap();
     expect_problem(gone, StatusCode::NOT_FOUND, "not-found").await;
     app.stop().await;
 }
@@ -136,14 +136,14 @@ async fn a_deleted_product_is_gone_from_reads_and_search(backend: Backend) {
     let created = create(&app, &product("KIT-1", "Skillet")).await;
     let url = app.url(&format!("{PRODUCTS}/{}", created["id"].as_str().unwrap()));
 
-    let stale = app.client.delete(&url).header("if-match", "\"9\"").send().await.unwrap();
+    let stale = app.admin.delete(&url).header("if-match", "\"9\"").send().await.unwrap();
     expect_problem(stale, StatusCode::PRECONDITION_FAILED, "precondition-failed").await;
     assert_eq!(
-        app.client.delete(&url).header("if-match", "\"1\"").send().await.unwrap().status(),
+        app.admin.delete(&url).header("if-match", "\"1\"").send().await.unwrap().status(),
         StatusCode::NO_CONTENT
     );
     expect_problem(app.client.get(&url).send().await.unwrap(), StatusCode::NOT_FOUND, "not-found").await;
-    expect_problem(app.client.delete(&url).send().await.unwrap(), StatusCode::NOT_FOUND, "not-found").await;
+    expect_problem(app.admin.delete(&url).send().await.unwrap(), StatusCode::NOT_FOUND, "not-found").await;
     assert_eq!(list(&app, "?q=skillet").await["items"], json!([]));
     // The SKU is free again.
     create(&app, &product("KIT-1", "Skillet")).await;
@@ -153,7 +153,7 @@ async fn a_deleted_product_is_gone_from_reads_and_search(backend: Backend) {
 async fn a_duplicate_sku_is_a_conflict_and_changes_nothing(backend: Backend) {
     let app = catalog(backend).await;
     create(&app, &product("KIT-1", "Skillet")).await;
-    let again = app.client.post(app.url(PRODUCTS)).json(&product("KIT-1", "Wok")).send().await.unwrap();
+    let again = app.admin.post(app.url(PRODUCTS)).json(&product("KIT-1", "Wok")).send().await.unwrap();
     expect_problem(again, StatusCode::CONFLICT, "conflict").await;
     assert_eq!(list(&app, "?q=wok").await["items"], json!([]), "the failed insert left no search terms");
     assert_eq!(list(&app, "").await["items"].as_array().unwrap().len(), 1);
@@ -162,8 +162,7 @@ async fn a_duplicate_sku_is_a_conflict_and_changes_nothing(backend: Backend) {
 
 async fn an_idempotency_key_replays_the_first_response(backend: Backend) {
     let app = catalog(backend).await;
-    let send =
-        |body: Value| app.client.post(app.url(PRODUCTS)).header("idempotency-key", "order-42").json(&body).send();
+    let send = |body: Value| app.admin.post(app.url(PRODUCTS)).header("idempotency-key", "order-42").json(&body).send();
     let first = send(product("KIT-1", "Skillet")).await.unwrap();
     assert_eq!(first.status(), StatusCode::CREATED);
     let first_location = first.headers()["location"].clone();
@@ -180,7 +179,7 @@ async fn an_idempotency_key_replays_the_first_response(backend: Backend) {
     assert_eq!(list(&app, "").await["items"].as_array().unwrap().len(), 1, "exactly one product was created");
 
     let bad_key = app
-        .client
+        .admin
         .post(app.url(PRODUCTS))
         .header("idempotency-key", "")
         .json(&product("KIT-3", "Pot"))
@@ -222,7 +221,7 @@ async fn the_demo_catalogue_loads_once(backend: Backend) {
     assert!(count >= 100, "{count}");
     let only = list(&app, "?limit=1").await["items"][0]["id"].clone();
     let url = app.url(&format!("{PRODUCTS}/{}", only.as_str().unwrap()));
-    assert_eq!(app.client.delete(&url).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.admin.delete(&url).send().await.unwrap().status(), StatusCode::NO_CONTENT);
 
     let app = app.restart().await;
     assert_eq!(all_pages(&app, "?limit=100").await.len(), count - 1, "a restart does not load the demo again");

@@ -21,7 +21,7 @@ pub fn product(sku: &str, name: &str) -> Value {
 }
 
 pub async fn create(app: &TestApp, body: &Value) -> Value {
-    let response = app.client.post(app.url(PRODUCTS)).json(body).send().await.unwrap();
+    let response = app.admin.post(app.url(PRODUCTS)).json(body).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().await.unwrap());
     response.json().await.unwrap()
 }
