@@ -152,6 +152,12 @@ pub async fn spawn(definition: &'static ServiceDefinition, backend: Backend, set
     start(definition, config, database, issuer).await
 }
 
+/// A port that was free a moment ago, for a service that must know its address before it
+/// starts (an issuer names itself in its tokens).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
 /// A client that sends `token` as its bearer token, and follows no redirects.
 pub fn client_with_token(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();

@@ -1,0 +1,39 @@
+//! Who is on the other end of a request, for rate limits and audit logs.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::http::HeaderMap;
+
+/// The client's address: the peer itself, unless the peer is a trusted proxy, in which case the
+/// nearest address in `X-Forwarded-For` that is not itself a trusted proxy. Anyone else's
+/// X-Forwarded-For is ignored, since a client can write whatever it likes there.
+pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted_proxies: &[IpAddr]) -> IpAddr {
+    let peer = peer.ip().to_canonical();
+    if !trusted_proxies.contains(&peer) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+        .collect::<Vec<_>>();
+    forwarded.into_iter().rev().map(|ip| ip.to_canonical()).find(|ip| !trusted_proxies.contains(ip)).unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let gateway: IpAddr = "10.0.0.5".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "6.6.6.6, 203.0.113.9".parse().unwrap());
+        let from = |ip: &str| SocketAddr::new(ip.parse().unwrap(), 1234);
+        assert_eq!(client_ip(from("10.0.0.5"), &headers, &[gateway]), "203.0.113.9".parse::<IpAddr>().unwrap());
+        assert_eq!(client_ip(from("198.51.100.1"), &headers, &[gateway]), "198.51.100.1".parse::<IpAddr>().unwrap());
+        assert_eq!(client_ip(from("10.0.0.5"), &HeaderMap::new(), &[gateway]), gateway);
+    }
+}

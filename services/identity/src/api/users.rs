@@ -1,0 +1,180 @@
+//! The service's own API: registration, a user's record (its owner or an admin), the OpenID
+//! Connect userinfo endpoint, and an operator's key rotation.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use flotilla_chassis::auth::{Admin, Caller, roles};
+use flotilla_chassis::extract::{Json, Path};
+use flotilla_chassis::http::client_ip;
+use flotilla_chassis::{FieldViolation, Problem, ProblemKind};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use crate::domain::credentials;
+use crate::store::{self, StoreError, User};
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register_user))
+        .routes(routes!(get_user))
+        .routes(routes!(rotate_keys))
+        .route("/oauth2/userinfo", get(userinfo).post(userinfo))
+}
+
+/// A new account as the API and the registration form take it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// 12 to 128 characters.
+    #[schema(example = "correct horse battery staple", format = Password)]
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserResponse {
+    pub id: String,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub created_at: String,
+}
+
+impl From<&User> for UserResponse {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.clone(),
+            email: user.email.clone(),
+            roles: user.roles.clone(),
+            created_at: flotilla_chassis::db::timestamp(user.created_at),
+        }
+    }
+}
+
+/// A customer account from an email address and a password, hashed off the async workers; or
+/// what is wrong with them, in words for a person.
+pub(super) async fn new_customer(email: &str, password: String) -> Result<User, String> {
+    let email = credentials::email(email).map_err(|e| format!("The email address {e}."))?;
+    credentials::password(&password).map_err(|e| format!("The password {e}."))?;
+    let hash = tokio::task::spawn_blocking(move || credentials::hash(&password))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|hashed| hashed)
+        .map_err(|e| {
+            tracing::error!(error = %e, "password hashing failed");
+            "The account could not be created; try again.".to_owned()
+        })?;
+    Ok(User {
+        id: uuid::Uuid::now_v7().to_string(),
+        email,
+        password_hash: hash,
+        roles: vec![roles::CUSTOMER.to_owned()],
+        created_at: OffsetDateTime::now_utc(),
+        failed_sign_ins: 0,
+        locked_until: None,
+    })
+}
+
+/// Register a customer account. Limited per client address, like sign-in.
+#[utoipa::path(post, path = "/api/v1/identity/users", tag = "identity", request_body = Registration,
+    responses(
+        (status = 201, description = "Registered", body = UserResponse),
+        (status = 409, description = "The email address is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The email or password is not acceptable", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn register_user(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(registration): Json<Registration>,
+) -> Result<Response, Problem> {
+    let ip = client_ip(peer, &headers, &state.settings.trusted_proxies);
+    if state.attempts.check_key(&ip).is_err() {
+        return Err(Problem::new(ProblemKind::RateLimited).with_retry_after(60));
+    }
+    let mut violations = Vec::new();
+    if let Err(e) = credentials::email(&registration.email) {
+        violations.push(FieldViolation::new("/email", e));
+    }
+    if let Err(e) = credentials::password(&registration.password) {
+        violations.push(FieldViolation::new("/password", e));
+    }
+    if !violations.is_empty() {
+        return Err(Problem::validation(violations));
+    }
+    let user = new_customer(&registration.email, registration.password).await.map_err(|e| Problem::internal(&e))?;
+    match store::insert_user(state.db.pool(), &user).await {
+        Ok(()) => {}
+        Err(StoreError::EmailTaken) => {
+            return Err(Problem::new(ProblemKind::Conflict).with_detail("an account with this email address exists"));
+        }
+        Err(StoreError::Database(e)) => return Err(Problem::database(&e)),
+        Err(other) => return Err(Problem::internal(&other)),
+    }
+    tracing::info!(user_id = %user.id, "registered");
+    Ok((StatusCode::CREATED, Json(UserResponse::from(&user))).into_response())
+}
+
+/// A user's record: for the user themself or an admin.
+#[utoipa::path(get, path = "/api/v1/identity/users/{id}", tag = "identity", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id (the `sub` of their tokens)")),
+    responses(
+        (status = 200, description = "The user", body = UserResponse),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Someone else's record", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_user(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<UserResponse>, Problem> {
+    caller.require_owner(&id, Some(roles::ADMIN))?;
+    match store::user_by_id(state.db.pool(), &id).await {
+        Ok(Some(user)) => Ok(Json(UserResponse::from(&user))),
+        Ok(None) => Err(Problem::not_found(format!("no user {id}"))),
+        Err(StoreError::Database(e)) => Err(Problem::database(&e)),
+        Err(other) => Err(Problem::internal(&other)),
+    }
+}
+
+/// Make a new signing key now; it is published at once and signs after `key_prepublish_s`.
+#[utoipa::path(post, path = "/api/v1/identity/keys/rotate", tag = "identity", security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Rotation scheduled; the body is the JWKS as now published"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn rotate_keys(Admin(caller): Admin, State(state): State<AppState>) -> Result<Response, Problem> {
+    state.minter.keys.rotate().await.map_err(|e| Problem::internal(&e))?;
+    tracing::info!(by = %caller.subject, "signing key rotation requested");
+    Ok((StatusCode::ACCEPTED, Json((*state.minter.keys.jwks()).clone())).into_response())
+}
+
+/// OpenID Connect Core §5.3: claims about the signed-in user, for a token with `openid`.
+async fn userinfo(caller: Caller, State(state): State<AppState>) -> Result<Json<Value>, Problem> {
+    caller.require_scope("openid")?;
+    match store::user_by_id(state.db.pool(), &caller.subject).await {
+        Ok(Some(user)) => {
+            let mut claims = json!({"sub": user.id, "roles": user.roles});
+            if caller.scopes.contains("email") {
+                claims["email"] = json!(user.email);
+                claims["email_verified"] = json!(false);
+            }
+            Ok(Json(claims))
+        }
+        Ok(None) => Err(Problem::new(ProblemKind::Forbidden).with_detail("the token's subject is not a user")),
+        Err(StoreError::Database(e)) => Err(Problem::database(&e)),
+        Err(other) => Err(Problem::internal(&other)),
+    }
+}

@@ -1,0 +1,100 @@
+//! The identity bounded context: Flotilla's OpenID Connect provider. Users with argon2id
+//! passwords and roles, registered clients, the authorization code flow with PKCE, rotating
+//! refresh tokens, client credentials for service accounts, and rotating ES256 signing keys.
+
+mod api;
+pub mod domain;
+mod keys;
+pub mod settings;
+mod store;
+mod tokens;
+
+use std::sync::Arc;
+
+use flotilla_chassis::auth::roles;
+use flotilla_chassis::db::{Database, MigrationFile};
+use flotilla_chassis::service::{BuildFuture, ServiceContext, ServiceDefinition, ServiceParts};
+use secrecy::ExposeSecret;
+
+use crate::domain::keys::Policy;
+use crate::keys::KeyRing;
+use crate::settings::{AdminSettings, IdentitySettings};
+use crate::store::{StoreError, User};
+use crate::tokens::Minter;
+
+/// Applied in order, never edited once released: a change is a new migration.
+pub const MIGRATIONS: &[MigrationFile] = &[MigrationFile::portable(
+    1,
+    "users, signing keys, codes, refresh tokens",
+    include_str!("../migrations/0001_identity.sql"),
+)];
+
+pub static SERVICE: ServiceDefinition = ServiceDefinition {
+    name: "identity",
+    version: env!("CARGO_PKG_VERSION"),
+    default_port: 8081,
+    migrations: MIGRATIONS,
+    build,
+};
+
+fn seconds(s: u64) -> time::Duration {
+    time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX))
+}
+
+fn build(ctx: ServiceContext) -> BuildFuture {
+    Box::pin(async move {
+        let settings: IdentitySettings = ctx.config.service(SERVICE.name)?;
+        settings.validate()?;
+        let auth = &ctx.config.settings.auth;
+        // A key outlives its last token by the longest token lifetime plus verifiers' leeway.
+        let policy = Policy {
+            rotate_every: seconds(settings.key_rotation_s),
+            prepublish: seconds(settings.key_prepublish_s),
+            retain: seconds(settings.access_token_ttl_s.max(settings.id_token_ttl_s) + auth.leeway_s),
+        };
+        let keys = KeyRing::open(ctx.db.clone(), policy).await?;
+        ctx.tasks.spawn(Arc::clone(&keys).run(ctx.stopping.clone()));
+        if let Some(admin) = &settings.admin {
+            ensure_admin(&ctx.db, admin).await?;
+        }
+        let minter = Minter {
+            // The provider is the issuer every service trusts: one setting for both sides.
+            issuer: auth.issuer.clone(),
+            audience: auth.audience.clone(),
+            keys: Arc::clone(&keys),
+            access_ttl_s: seconds(settings.access_token_ttl_s).whole_seconds(),
+            id_ttl_s: seconds(settings.id_token_ttl_s).whole_seconds(),
+        };
+        let api = api::router(ctx.db.clone(), Arc::new(settings), minter, keys);
+        Ok(ServiceParts { api, checks: Vec::new() })
+    })
+}
+
+/// Creates the configured administrator on first start. An existing account is left as it is:
+/// its password may have been changed since, and configuration must not silently reset it.
+async fn ensure_admin(db: &Database, admin: &AdminSettings) -> Result<(), flotilla_chassis::service::BoxError> {
+    let email = domain::credentials::email(&admin.email)?;
+    if store::user_by_email(db.pool(), &email).await?.is_some() {
+        return Ok(());
+    }
+    domain::credentials::password(admin.password.expose_secret())
+        .map_err(|e| format!("services.identity.admin.password: {e}"))?;
+    let password = admin.password.clone();
+    let hash = tokio::task::spawn_blocking(move || domain::credentials::hash(password.expose_secret())).await??;
+    let user = User {
+        id: uuid::Uuid::now_v7().to_string(),
+        email,
+        password_hash: hash,
+        roles: vec![roles::ADMIN.to_owned(), roles::CUSTOMER.to_owned()],
+        created_at: time::OffsetDateTime::now_utc(),
+        failed_sign_ins: 0,
+        locked_until: None,
+    };
+    match store::insert_user(db.pool(), &user).await {
+        // Another replica created it a moment ago.
+        Ok(()) | Err(StoreError::EmailTaken) => {}
+        Err(other) => return Err(other.into()),
+    }
+    tracing::info!(user_id = %user.id, "created the configured administrator");
+    Ok(())
+}

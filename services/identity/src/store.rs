@@ -1,0 +1,311 @@
+//! The identity service's SQL: users, authorization codes and refresh tokens. Codes and refresh
+//! tokens are looked up by their SHA-256 only (`domain::secrets::fingerprint`).
+
+use flotilla_chassis::db::timestamp;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, Executor, Row};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("a user with this email address exists")]
+    EmailTaken,
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub roles: Vec<String>,
+    pub created_at: OffsetDateTime,
+    pub failed_sign_ins: i64,
+    pub locked_until: Option<OffsetDateTime>,
+}
+
+fn parse_time(text: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn user_from(row: &AnyRow) -> Result<User, StoreError> {
+    let roles: String = row.try_get("roles")?;
+    let created_at: String = row.try_get("created_at")?;
+    let locked_until: Option<String> = row.try_get("locked_until")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        roles: roles.split_whitespace().map(str::to_owned).collect(),
+        created_at: parse_time(&created_at)?,
+        failed_sign_ins: row.try_get("failed_sign_ins")?,
+        locked_until: locked_until.as_deref().map(parse_time).transpose()?,
+    })
+}
+
+const USER_COLUMNS: &str = "id, email, password_hash, roles, created_at, failed_sign_ins, locked_until";
+
+pub async fn insert_user<'c, E: Executor<'c, Database = Any>>(db: E, user: &User) -> Result<(), StoreError> {
+    let result = sqlx::query(
+        "INSERT INTO users (id, email, password_hash, roles, created_at, failed_sign_ins) VALUES ($1, $2, $3, $4, $5, 0)",
+    )
+    .bind(&user.id)
+    .bind(&user.email)
+    .bind(&user.password_hash)
+    .bind(user.roles.join(" "))
+    .bind(timestamp(user.created_at))
+    .execute(db)
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::EmailTaken),
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn user_by_email<'c, E: Executor<'c, Database = Any>>(
+    db: E,
+    email: &str,
+) -> Result<Option<User>, StoreError> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(email).fetch_optional(db).await?.as_ref().map(user_from).transpose()
+}
+
+pub async fn user_by_id<'c, E: Executor<'c, Database = Any>>(db: E, id: &str) -> Result<Option<User>, StoreError> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(db).await?.as_ref().map(user_from).transpose()
+}
+
+/// Stores the outcome of a failed sign-in: the new count and, when it reached the limit, the lock.
+pub async fn record_failure<'c, E: Executor<'c, Database = Any>>(
+    db: E,
+    id: &str,
+    failures: i64,
+    locked_until: Option<OffsetDateTime>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET failed_sign_ins = $2, locked_until = $3 WHERE id = $1")
+        .bind(id)
+        .bind(failures)
+        .bind(locked_until.map(timestamp))
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn record_success<'c, E: Executor<'c, Database = Any>>(db: E, id: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET failed_sign_ins = 0, locked_until = NULL WHERE id = $1").bind(id).execute(db).await?;
+    Ok(())
+}
+
+/// What an authorization code stands for.
+#[derive(Debug, Clone)]
+pub struct CodeGrant {
+    pub client_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: String,
+    pub auth_time: i64,
+}
+
+pub async fn insert_code<'c, E: Executor<'c, Database = Any>>(
+    db: E,
+    code_hash: &str,
+    grant: &CodeGrant,
+    expires_at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, nonce, code_challenge, \
+         auth_time, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(code_hash)
+    .bind(&grant.client_id)
+    .bind(&grant.user_id)
+    .bind(&grant.redirect_uri)
+    .bind(&grant.scope)
+    .bind(&grant.nonce)
+    .bind(&grant.code_challenge)
+    .bind(grant.auth_time)
+    .bind(timestamp(expires_at))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub enum Redeemed {
+    Fresh(CodeGrant),
+    /// The code was used before: whatever it was exchanged for must be revoked.
+    Replayed {
+        family_id: Option<String>,
+    },
+    Unknown,
+}
+
+/// Marks the code used, exactly once: of two concurrent exchanges only one gets `Fresh`.
+pub async fn redeem_code(
+    conn: &mut AnyConnection,
+    code_hash: &str,
+    now: OffsetDateTime,
+) -> Result<Redeemed, StoreError> {
+    let now = timestamp(now);
+    let claimed = sqlx::query(
+        "UPDATE authorization_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(code_hash)
+    .bind(&now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let row = sqlx::query(
+        "SELECT client_id, user_id, redirect_uri, scope, nonce, code_challenge, auth_time, used_at, family_id \
+         FROM authorization_codes WHERE code_hash = $1",
+    )
+    .bind(code_hash)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(Redeemed::Unknown) };
+    if claimed == 1 {
+        return Ok(Redeemed::Fresh(CodeGrant {
+            client_id: row.try_get("client_id")?,
+            user_id: row.try_get("user_id")?,
+            redirect_uri: row.try_get("redirect_uri")?,
+            scope: row.try_get("scope")?,
+            nonce: row.try_get("nonce")?,
+            code_challenge: row.try_get("code_challenge")?,
+            auth_time: row.try_get("auth_time")?,
+        }));
+    }
+    let used_at: Option<String> = row.try_get("used_at")?;
+    match used_at {
+        Some(_) => Ok(Redeemed::Replayed { family_id: row.try_get("family_id")? }),
+        None => Ok(Redeemed::Unknown),
+    }
+}
+
+pub async fn link_code_to_family<'c, E: Executor<'c, Database = Any>>(
+    db: E,
+    code_hash: &str,
+    family_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE authorization_codes SET family_id = $2 WHERE code_hash = $1")
+        .bind(code_hash)
+        .bind(family_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// What a refresh token stands for; every rotation stays in the family of the first.
+#[derive(Debug, Clone)]
+pub struct RefreshGrant {
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub auth_time: i64,
+}
+
+pub async fn insert_refresh<'c, E: Executor<'c, Database = Any>>(
+    db: E,
+    token_hash: &str,
+    grant: &RefreshGrant,
+    now: OffsetDateTime,
+    expires_at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, auth_time, issued_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(token_hash)
+    .bind(&grant.family_id)
+    .bind(&grant.client_id)
+    .bind(&grant.user_id)
+    .bind(&grant.scope)
+    .bind(grant.auth_time)
+    .bind(timestamp(now))
+    .bind(timestamp(expires_at))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub enum Rotated {
+    Fresh(RefreshGrant),
+    /// Presented again after it was rotated: someone holds a copy. The family must go.
+    Reused {
+        family_id: String,
+    },
+    Unknown,
+}
+
+/// Uses up a refresh token, exactly once.
+pub async fn use_refresh(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: OffsetDateTime,
+) -> Result<Rotated, StoreError> {
+    let now = timestamp(now);
+    let claimed = sqlx::query(
+        "UPDATE refresh_tokens SET used_at = $2 \
+         WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(&now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let row = sqlx::query(
+        "SELECT family_id, client_id, user_id, scope, auth_time, used_at, revoked_at FROM refresh_tokens \
+         WHERE token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(Rotated::Unknown) };
+    let grant = RefreshGrant {
+        family_id: row.try_get("family_id")?,
+        client_id: row.try_get("client_id")?,
+        user_id: row.try_get("user_id")?,
+        scope: row.try_get("scope")?,
+        auth_time: row.try_get("auth_time")?,
+    };
+    if claimed == 1 {
+        return Ok(Rotated::Fresh(grant));
+    }
+    let used_at: Option<String> = row.try_get("used_at")?;
+    let revoked_at: Option<String> = row.try_get("revoked_at")?;
+    match (used_at, revoked_at) {
+        (Some(_), None) => Ok(Rotated::Reused { family_id: grant.family_id }),
+        _ => Ok(Rotated::Unknown),
+    }
+}
+
+/// The family and client of a refresh token, for revocation.
+pub async fn refresh_owner<'c, E: Executor<'c, Database = Any>>(
+    db: E,
+    token_hash: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    let row = sqlx::query("SELECT family_id, client_id FROM refresh_tokens WHERE token_hash = $1")
+        .bind(token_hash)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get("family_id")?, r.try_get("client_id")?))).transpose()?)
+}
+
+pub async fn revoke_family<'c, E: Executor<'c, Database = Any>>(
+    db: E,
+    family_id: &str,
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let result = sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
+        .bind(family_id)
+        .bind(timestamp(now))
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected())
+}

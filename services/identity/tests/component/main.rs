@@ -1,0 +1,10 @@
+//! Component tests: the real identity service on a real database, SQLite and PostgreSQL alike,
+//! driven over HTTP the way a browser and OAuth clients drive it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod clients;
+mod flow;
+mod keys;
+mod sign_in;
+mod support;
