@@ -134,3 +134,17 @@ fn no_unwrap_or_expect_outside_tests() {
         assert!(manifest.contains("[lints]\nworkspace = true"), "{name} must inherit the workspace lints");
     }
 }
+
+/// One crypto and TLS stack (ring, through rustls and our jsonwebtoken provider): no second
+/// library, and no RSA implementation with its timing advisory (RUSTSEC-2023-0071), anywhere in
+/// the resolved dependency graph.
+#[test]
+fn one_crypto_stack_and_no_rsa() {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).unwrap();
+    let packages: BTreeSet<&str> =
+        lock.lines().filter_map(|line| line.strip_prefix("name = \"")?.strip_suffix('"')).collect();
+    assert!(packages.contains("ring"));
+    for banned in ["rsa", "aws-lc-rs", "aws-lc-sys", "openssl", "openssl-sys", "native-tls", "boring"] {
+        assert!(!packages.contains(banned), "{banned} is in Cargo.lock; see ADR 0007");
+    }
+}
