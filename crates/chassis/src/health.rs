@@ -18,6 +18,10 @@ pub type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 pub trait ReadinessCheck: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn check(&self) -> CheckFuture;
+    /// What operators should see even when the check passes (a circuit breaker's state).
+    fn detail(&self) -> Option<String> {
+        None
+    }
 }
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -73,9 +77,9 @@ impl Readiness {
         }
         let mut outcomes: Vec<_> = running.join_all().await;
         outcomes.sort_by_key(|(index, _, _)| *index);
-        for (_, name, outcome) in outcomes {
+        for (index, name, outcome) in outcomes {
             results.push(match outcome {
-                Ok(()) => CheckResult { name, status: "pass", detail: None },
+                Ok(()) => CheckResult { name, status: "pass", detail: self.checks[index].detail() },
                 Err(detail) => CheckResult { name, status: "fail", detail: Some(detail) },
             });
         }

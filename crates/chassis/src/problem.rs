@@ -62,6 +62,7 @@ pub enum ProblemKind {
     Forbidden,
     RateLimited,
     BadGateway,
+    UpstreamTimeout,
 }
 
 impl ProblemKind {
@@ -102,7 +103,10 @@ impl ProblemKind {
             }
             Self::Forbidden => ("forbidden", S::FORBIDDEN, "The caller may not do this"),
             Self::RateLimited => ("rate-limited", S::TOO_MANY_REQUESTS, "Too many requests; slow down"),
-            Self::BadGateway => ("bad-gateway", S::BAD_GATEWAY, "An upstream service failed"),
+            Self::BadGateway => ("bad-gateway", S::BAD_GATEWAY, "An upstream service could not be reached"),
+            Self::UpstreamTimeout => {
+                ("upstream-timeout", S::GATEWAY_TIMEOUT, "An upstream service did not answer in time")
+            }
         }
     }
 }
@@ -211,6 +215,7 @@ mod tests {
             Forbidden,
             RateLimited,
             BadGateway,
+            UpstreamTimeout,
         ];
         let slugs: std::collections::BTreeSet<_> = kinds.iter().map(|k| k.slug()).collect();
         assert_eq!(slugs.len(), kinds.len());

@@ -57,6 +57,14 @@ pub struct ServiceContext {
 pub struct ServiceParts {
     pub api: OpenApiRouter,
     pub checks: Vec<Arc<dyn ReadinessCheck>>,
+    /// Serves `/openapi.json` instead of the service's own document (the gateway's combined one).
+    pub openapi_json: Option<axum::routing::MethodRouter>,
+}
+
+impl ServiceParts {
+    pub fn new(api: OpenApiRouter, checks: Vec<Arc<dyn ReadinessCheck>>) -> Self {
+        Self { api, checks, openapi_json: None }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,7 +138,8 @@ impl Application {
             checks.extend(parts.checks);
             let readiness = Readiness::new(checks);
             let info = ServiceInfo { name, version: definition.version };
-            let (router, openapi) = service_router(info, parts.api, readiness.clone(), &settings.http);
+            let (router, openapi) =
+                service_router(info, parts.api, readiness.clone(), &settings.http, parts.openapi_json);
             let router = router.layer(Extension(verifier));
             Ok(Self { definition, config, listener, router, openapi, db, readiness, stopping, tasks })
         }

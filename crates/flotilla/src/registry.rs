@@ -2,7 +2,8 @@
 
 use flotilla_chassis::ServiceDefinition;
 
-pub static SERVICES: &[&ServiceDefinition] = &[&flotilla_identity::SERVICE, &flotilla_catalog::SERVICE];
+pub static SERVICES: &[&ServiceDefinition] =
+    &[&flotilla_gateway::SERVICE, &flotilla_identity::SERVICE, &flotilla_catalog::SERVICE];
 
 pub fn names() -> Vec<&'static str> {
     SERVICES.iter().map(|s| s.name).collect()

@@ -49,6 +49,6 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             }
         }
         let api = api::router(ctx.db.clone(), messaging.outbox).merge(messaging.routes);
-        Ok(ServiceParts { api, checks: vec![messaging.check] })
+        Ok(ServiceParts::new(api, vec![messaging.check]))
     })
 }

@@ -66,7 +66,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             id_ttl_s: seconds(settings.id_token_ttl_s).whole_seconds(),
         };
         let api = api::router(ctx.db.clone(), Arc::new(settings), minter, keys);
-        Ok(ServiceParts { api, checks: Vec::new() })
+        Ok(ServiceParts::new(api, Vec::new()))
     })
 }
 

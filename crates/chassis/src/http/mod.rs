@@ -1,6 +1,7 @@
 //! The HTTP stack every service runs behind, and the operational endpoints it serves.
 //!
-//! Outermost first: observe (request id, trace context, span, metrics, access log) → compression →
+//! Outermost first: observe (request id, trace context, span, metrics, access log) → security
+//! headers → compression →
 //! panic to 500 problem → body limit → for the API only: load shedding and a per-request timeout.
 //! Probes and `/metrics` sit outside load shedding, so an overloaded service still answers them.
 
@@ -44,12 +45,13 @@ pub fn service_router(
     api: OpenApiRouter,
     readiness: Readiness,
     settings: &HttpSettings,
+    openapi_json: Option<axum::routing::MethodRouter>,
 ) -> (Router, OpenApi) {
     let (api, mut openapi) = api.split_for_parts();
     let (ops, ops_doc) = ops::router(info.clone(), readiness).split_for_parts();
     openapi.merge(ops_doc);
     add_bearer_scheme(&mut openapi);
-    let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
+    let own_openapi = Arc::new(openapi.to_pretty_json().unwrap_or_default());
 
     let timeout = settings.request_timeout();
     let api =
@@ -62,9 +64,11 @@ pub fn service_router(
                 .layer(GlobalConcurrencyLimitLayer::new(settings.concurrency_limit)),
         );
 
+    let serve_openapi =
+        openapi_json.unwrap_or_else(|| axum::routing::get(move || ops::openapi_json(own_openapi.clone())));
     let router = api
         .merge(ops)
-        .route("/openapi.json", axum::routing::get(move || ops::openapi_json(openapi_json.clone())))
+        .route("/openapi.json", serve_openapi)
         .fallback(|| async { Problem::new(ProblemKind::NotFound).with_detail("no route matches this path") })
         .method_not_allowed_fallback(|| async { Problem::new(ProblemKind::MethodNotAllowed) })
         .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
@@ -74,8 +78,27 @@ pub fn service_router(
             Problem::new(ProblemKind::Internal).into_response()
         }))
         .layer(CompressionLayer::new())
+        .layer(middleware::map_response(security_headers))
         .layer(middleware::from_fn_with_state(info, observe::observe));
     (router, openapi)
+}
+
+/// Headers every response carries unless its handler chose its own (an HTML page's CSP): no
+/// content sniffing, no framing, no referrer, and a CSP that lets a JSON response do nothing.
+async fn security_headers(mut response: Response) -> Response {
+    use axum::http::{HeaderValue, header};
+    let headers = response.headers_mut();
+    let defaults = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"),
+        (header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+    ];
+    for (name, value) in defaults {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// The `bearer` security scheme that protected operations name in `security(("bearer" = []))`.

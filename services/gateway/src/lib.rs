@@ -1,0 +1,126 @@
+//! The API gateway (port 8080): the single entry for browsers and API clients. It routes
+//! `/api/v1/<context>/...` to the services with per-upstream timeouts, retries for idempotent
+//! requests and circuit breakers; limits each client's rate; keeps browser sessions server-side
+//! (`/auth/*`); and serves the combined OpenAPI document with Swagger UI.
+
+mod bff;
+mod docs;
+pub mod domain;
+mod edge;
+mod oidc;
+mod proxy;
+mod session;
+pub mod settings;
+mod upstream;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::any;
+use flotilla_chassis::auth::TokenVerifier;
+use flotilla_chassis::db::{Database, MigrationFile};
+use flotilla_chassis::service::{BuildFuture, ServiceContext, ServiceDefinition, ServiceParts};
+use governor::DefaultKeyedRateLimiter;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::settings::GatewaySettings;
+use crate::upstream::{Breakers, Upstream};
+
+/// Applied in order, never edited once released: a change is a new migration.
+pub const MIGRATIONS: &[MigrationFile] =
+    &[MigrationFile::portable(1, "browser sessions and sign-ins", include_str!("../migrations/0001_sessions.sql"))];
+
+pub static SERVICE: ServiceDefinition = ServiceDefinition {
+    name: "gateway",
+    version: env!("CARGO_PKG_VERSION"),
+    default_port: 8080,
+    migrations: MIGRATIONS,
+    build,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Flotilla",
+        description = "Every Flotilla API through the gateway. Browsers sign in at /auth/login and are \
+            then authenticated by their session cookie (state changes also need X-CSRF-Token); API \
+            clients send a bearer token from the identity provider."
+    ),
+    tags((name = "session", description = "The browser session (backend-for-frontend)")),
+)]
+struct ApiDoc;
+
+#[derive(Clone)]
+pub(crate) struct GatewayState {
+    pub db: Database,
+    pub settings: Arc<GatewaySettings>,
+    pub upstreams: Arc<BTreeMap<String, Arc<Upstream>>>,
+    pub oidc: bff::Oidc,
+    pub verifier: Arc<TokenVerifier>,
+    pub limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    pub body_limit: usize,
+}
+
+fn build(ctx: ServiceContext) -> BuildFuture {
+    Box::pin(async move {
+        let settings: GatewaySettings = ctx.config.service(SERVICE.name)?;
+        settings.validate()?;
+        let auth = &ctx.config.settings.auth;
+        // No client-wide timeout: each upstream sets its own per attempt.
+        let http = flotilla_chassis::outbound::builder().pool_max_idle_per_host(256).build()?;
+        let upstreams: BTreeMap<String, Arc<Upstream>> = settings
+            .upstreams
+            .iter()
+            .map(|(name, upstream)| (name.clone(), Arc::new(Upstream::new(name, upstream, http.clone()))))
+            .collect();
+        let oidc = Arc::new(oidc::OidcClient::new(
+            &auth.issuer,
+            &settings.client_id,
+            settings.client_secret.clone(),
+            settings.redirect_uri(),
+            Duration::from_millis(auth.http_timeout_ms),
+        )?);
+        let sweeper_db = ctx.db.clone();
+        let stopping = ctx.stopping.clone();
+        ctx.tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stopping.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_secs(60)) => {}
+                }
+                if let Err(error) = session::sweep(&sweeper_db, time::OffsetDateTime::now_utc()).await {
+                    tracing::warn!(%error, "could not sweep expired sessions");
+                }
+            }
+        });
+        let upstream_list: Vec<(String, String)> =
+            settings.upstreams.iter().map(|(name, u)| (name.clone(), u.url.clone())).collect();
+        let breakers = Breakers(Arc::new(upstreams.values().cloned().collect()));
+        let settings = Arc::new(settings);
+        let state = GatewayState {
+            db: ctx.db.clone(),
+            settings: Arc::clone(&settings),
+            upstreams: Arc::new(upstreams),
+            oidc,
+            verifier: Arc::clone(&ctx.verifier),
+            limiter: Arc::new(edge::limiter(&settings)),
+            body_limit: ctx.config.settings.http.body_limit_bytes,
+        };
+        let entry = OpenApiRouter::with_openapi(ApiDoc::openapi())
+            .merge(bff::router())
+            .route("/api/v1/{*path}", any(proxy::proxy))
+            .layer(axum::middleware::from_fn_with_state(state.clone(), edge::rate_limit))
+            .with_state(state);
+        let own = entry.get_openapi().clone();
+        let mut api = entry.merge(OpenApiRouter::from(docs::swagger_ui())).layer(edge::cors(&settings));
+        if settings.secure_cookies() {
+            api = api.layer(axum::middleware::from_fn(edge::strict_transport));
+        }
+        let combined = Arc::new(docs::Combined::new(own, upstream_list)?);
+        let mut parts = ServiceParts::new(api, vec![Arc::new(breakers)]);
+        parts.openapi_json = Some(axum::routing::get(move || Arc::clone(&combined).serve()));
+        Ok(parts)
+    })
+}

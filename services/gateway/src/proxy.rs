@@ -1,0 +1,87 @@
+//! `/api/v1/<context>/...` to the context's service. The caller's bearer token passes through;
+//! a browser's session cookie is exchanged for the session's access token (with a CSRF check on
+//! state changes). Request id and trace context go upstream; cookies and the client's own
+//! forwarding headers do not.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+use flotilla_chassis::http::{REQUEST_ID_HEADER, client_ip};
+use flotilla_chassis::telemetry::causality::Causality;
+use flotilla_chassis::{Problem, ProblemKind};
+
+use crate::GatewayState;
+use crate::bff;
+use crate::domain::forwarding;
+use crate::edge::ResolvedSession;
+use crate::upstream::Outgoing;
+
+pub async fn proxy(
+    State(state): State<GatewayState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    match forward(state, peer, request).await {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn forward(state: GatewayState, peer: SocketAddr, request: Request) -> Result<Response, Problem> {
+    let (mut parts, body) = request.into_parts();
+    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let context = parts.uri.path().strip_prefix("/api/v1/").and_then(|rest| rest.split('/').next()).unwrap_or_default();
+    let upstream = state
+        .upstreams
+        .get(context)
+        .cloned()
+        .ok_or_else(|| Problem::not_found(format!("no service is reachable under /api/v1/{context}")))?;
+
+    let mut headers = HeaderMap::with_capacity(parts.headers.len() + 6);
+    for (name, value) in &parts.headers {
+        if !forwarding::drop_request_header(name.as_str()) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    if !parts.headers.contains_key(header::AUTHORIZATION)
+        && let Some(ResolvedSession(Some(current))) = parts.extensions.remove::<ResolvedSession>()
+    {
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe && !bff::csrf_ok(&parts.headers, &current.session) {
+            return Err(Problem::new(ProblemKind::Forbidden)
+                .with_detail("a state change with the session cookie needs the session's CSRF token in X-CSRF-Token"));
+        }
+        let token = bff::access_token(&state, &current).await?;
+        let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| Problem::internal(&e))?;
+        value.set_sensitive(true);
+        headers.insert(header::AUTHORIZATION, value);
+    }
+    forwarding_headers(&state, peer, &parts.headers, &mut headers);
+
+    let body = axum::body::to_bytes(body, state.body_limit).await.map_err(|_| {
+        Problem::new(ProblemKind::PayloadTooLarge).with_detail(format!("the body exceeds {} bytes", state.body_limit))
+    })?;
+    Ok(upstream.send(Outgoing { method: parts.method, path_and_query, headers, body }).await)
+}
+
+/// `X-Forwarded-*` as the gateway sees the request, the request id, and the trace context with
+/// the gateway's span as the parent of the service's.
+fn forwarding_headers(state: &GatewayState, peer: SocketAddr, incoming: &HeaderMap, outgoing: &mut HeaderMap) {
+    let client = client_ip(peer, incoming, &state.settings.trusted_proxies);
+    let mut set = |name: HeaderName, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            outgoing.insert(name, value);
+        }
+    };
+    set(HeaderName::from_static("x-forwarded-for"), &client.to_string());
+    set(HeaderName::from_static("x-forwarded-proto"), if state.settings.secure_cookies() { "https" } else { "http" });
+    if let Some(host) = incoming.get(header::HOST).and_then(|h| h.to_str().ok()) {
+        set(HeaderName::from_static("x-forwarded-host"), host);
+    }
+    if let Some(causality) = Causality::current() {
+        set(REQUEST_ID_HEADER, &causality.correlation_id);
+        set(HeaderName::from_static("traceparent"), &causality.trace.traceparent());
+    }
+}

@@ -1,0 +1,81 @@
+//! Timeouts, retries only where they are safe, and the circuit breaker opening and closing.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn idempotent_requests_are_retried_and_others_are_not() {
+    let (upstream, url) = Upstream::start().await;
+    let app = gateway(&url, &[]).await;
+    upstream.script(&[Reply::Status(503), Reply::Status(502)]);
+    let response = app.client.get(app.url("/api/v1/echo/a")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "two failures, then the third attempt answers");
+    assert_eq!(upstream.hits(), 3);
+
+    upstream.script(&[Reply::Status(503)]);
+    let response = app.client.post(app.url("/api/v1/echo/b")).body("x").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "a POST is sent once");
+    assert_eq!(upstream.hits(), 4);
+}
+
+#[tokio::test]
+async fn a_slow_upstream_is_cut_off_at_its_timeout() {
+    let (upstream, url) = Upstream::start().await;
+    let app = gateway(&url, &[]).await;
+    upstream.script(&[Reply::Slow(Duration::from_secs(3))]);
+    let response = app.client.post(app.url("/api/v1/echo/slow")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:flotilla:problem:upstream-timeout");
+}
+
+async fn breaker_detail(app: &flotilla_testkit::TestApp) -> String {
+    let ready: Value = app.client.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    let check = ready["checks"].as_array().unwrap().iter().find(|c| c["name"] == "upstreams").unwrap().clone();
+    assert_eq!(check["status"], "pass", "a failing upstream never makes the gateway unready");
+    check["detail"].as_str().unwrap().to_owned()
+}
+
+async fn breaker_gauge(app: &flotilla_testkit::TestApp) -> String {
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    metrics.lines().find(|l| l.starts_with("flotilla_gateway_circuit_state{upstream=\"echo\"}")).unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_breaker_opens_on_a_failing_upstream_and_closes_when_it_recovers() {
+    let (upstream, url) = Upstream::start().await;
+    let app = gateway(&url, &[]).await;
+    assert_eq!(breaker_detail(&app).await, "echo: closed");
+    // Three POSTs (never retried) that fail: three consecutive failures open the breaker.
+    upstream.script(&[Reply::Status(500), Reply::Status(500), Reply::Status(500)]);
+    for _ in 0..3 {
+        let response = app.client.post(app.url("/api/v1/echo/x")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    assert_eq!(breaker_detail(&app).await, "echo: open");
+    assert!(breaker_gauge(&app).await.ends_with(" 2"));
+
+    // While open: refused at once, without calling the upstream.
+    let before = upstream.hits();
+    let refused = app.client.get(app.url("/api/v1/echo/x")).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(upstream.hits(), before);
+
+    // After open_ms one probe goes through; it succeeds, and the breaker closes.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let response = app.client.get(app.url("/api/v1/echo/x")).send().await.unwrap();
+        if response.status() == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the breaker never let a probe through");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(breaker_detail(&app).await, "echo: closed");
+    assert!(breaker_gauge(&app).await.ends_with(" 0"));
+}

@@ -1,0 +1,79 @@
+//! Routing, what crosses the gateway, and the combined API description.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn forwards_with_request_id_trace_and_token_but_no_cookies() {
+    let (upstream, url) = Upstream::start().await;
+    let app = gateway(&url, &[]).await;
+    let token = app.issuer.token("user-1", &["customer"]);
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let response = app
+        .client
+        .post(app.url("/api/v1/echo/things?x=1"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .header("x-request-id", "req-42")
+        .header("cookie", "flotilla_session=abc; other=1")
+        .header("x-forwarded-for", "6.6.6.6")
+        .header("content-type", "application/json")
+        .body(r#"{"a":1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-request-id"], "req-42");
+    assert!(response.headers().get("set-cookie").is_none(), "an upstream's cookies stop at the gateway");
+    let seen: Value = response.json().await.unwrap();
+    assert_eq!((seen["method"].as_str(), seen["uri"].as_str()), (Some("POST"), Some("/api/v1/echo/things?x=1")));
+    assert_eq!(seen["body"], r#"{"a":1}"#);
+    let headers = &seen["headers"];
+    assert_eq!(headers["authorization"], format!("Bearer {token}"));
+    assert_eq!(headers["x-request-id"], "req-42");
+    let traceparent = headers["traceparent"].as_str().unwrap();
+    assert!(traceparent.starts_with(&format!("00-{trace_id}-")), "{traceparent}");
+    assert!(!traceparent.contains("00f067aa0ba902b7"), "the gateway's own span is the parent");
+    assert!(headers.get("cookie").is_none(), "cookies never reach services");
+    assert_eq!(headers["x-forwarded-for"], "127.0.0.1", "a client's own X-Forwarded-For is not believed");
+    assert_eq!(upstream.hits(), 1);
+
+    let unknown = app.client.get(app.url("/api/v1/nowhere/x")).send().await.unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_eq!(unknown.headers()["content-type"], "application/problem+json");
+}
+
+#[tokio::test]
+async fn security_headers_are_on_every_response() {
+    let (_upstream, url) = Upstream::start().await;
+    let app = gateway(&url, &[]).await;
+    for path in ["/livez", "/api/v1/echo/x", "/api/v1/nowhere", "/auth/session", "/openapi.json"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert!(headers.contains_key("content-security-policy"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_combined_document_and_swagger_ui_are_served_locally() {
+    let (_upstream, url) = Upstream::start().await;
+    let app = gateway(&url, &[]).await;
+    let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/auth/login") && paths.contains_key("/auth/session"), "{:?}", paths.keys());
+    // The echo upstream serves no OpenAPI document: the combined one says so and still serves.
+    assert!(doc["info"]["description"].as_str().unwrap().contains("echo"));
+    let page = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger"), "{html}");
+    assert!(!html.contains("unpkg.com") && !html.contains("cdn"), "no asset comes from a CDN");
+    let initializer = app.client.get(app.url("/docs/swagger-initializer.js")).send().await.unwrap();
+    assert_eq!(initializer.status(), StatusCode::OK);
+    assert!(initializer.text().await.unwrap().contains("/openapi.json"));
+}
