@@ -1,0 +1,329 @@
+//! The whole embedded system as a person meets it: `flotilla run` with the gateway, identity
+//! and catalog. Register, sign in through the browser flow, call the catalog through the gateway
+//! with the session cookie, sign out; then check that no password, token, code or cookie value
+//! was ever written to the logs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const CUSTOMER_PASSWORD: &str = "customer pass phrase 7f3a";
+const ADMIN_PASSWORD: &str = "admin pass phrase 91c2";
+
+struct Ports {
+    gateway: u16,
+    identity: u16,
+    catalog: u16,
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn start(dir: &Path, ports: &Ports) -> Running {
+    let (gw, idp, cat) = (ports.gateway, ports.identity, ports.catalog);
+    std::fs::create_dir_all(dir.join("config")).unwrap();
+    std::fs::write(
+        dir.join("config/dev.toml"),
+        format!(
+            r#"
+[log]
+format = "json"
+level = "debug,sqlx=warn,hyper=info,reqwest=info,h2=info"
+
+[auth]
+issuer = "http://127.0.0.1:{idp}"
+
+[services.gateway]
+port = {gw}
+public_url = "http://127.0.0.1:{gw}"
+upstreams.identity.url = "http://127.0.0.1:{idp}"
+upstreams.catalog.url = "http://127.0.0.1:{cat}"
+
+[services.identity]
+port = {idp}
+admin.email = "admin@flotilla.test"
+clients.gateway.redirect_uris = ["http://127.0.0.1:{gw}/auth/callback"]
+clients.gateway.grant_types = ["authorization_code", "refresh_token"]
+
+[services.catalog]
+port = {cat}
+"#
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.join("flotilla.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .env_clear()
+        .env("FLOTILLA_DATA_DIR", dir.join("data"))
+        .env("FLOTILLA_CONFIG_DIR", dir.join("config"))
+        // The admin password is a secret: from the environment, never a file.
+        .env("FLOTILLA_SERVICES__IDENTITY__ADMIN__PASSWORD", ADMIN_PASSWORD)
+        .arg("run")
+        .current_dir(dir)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    Running(child)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A browser: no automatic redirects, cookies kept per host:port by hand.
+struct Browser {
+    http: reqwest::Client,
+    cookies: HashMap<String, HashMap<String, String>>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        let http = flotilla_chassis::outbound::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { http, cookies: HashMap::new() }
+    }
+
+    fn host(url: &str) -> String {
+        let url = url::Url::parse(url).unwrap();
+        format!("{}:{}", url.host_str().unwrap(), url.port().unwrap())
+    }
+
+    fn cookie_header(&self, url: &str) -> String {
+        self.cookies
+            .get(&Self::host(url))
+            .map(|jar| jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "))
+            .unwrap_or_default()
+    }
+
+    fn keep(&mut self, url: &str, response: &reqwest::Response) {
+        let jar = self.cookies.entry(Self::host(url)).or_default();
+        for set in response.headers().get_all("set-cookie") {
+            let pair = set.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                jar.remove(name);
+            } else {
+                jar.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder, url: &str) -> reqwest::Response {
+        let response = request.header("cookie", self.cookie_header(url)).send().await.unwrap();
+        self.keep(url, &response);
+        response
+    }
+
+    async fn get(&mut self, url: &str) -> reqwest::Response {
+        let request = self.http.get(url);
+        self.send(request, url).await
+    }
+
+    fn cookie(&self, url: &str, name: &str) -> Option<String> {
+        self.cookies.get(&Self::host(url))?.get(name).cloned()
+    }
+}
+
+fn location(response: &reqwest::Response) -> String {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "expected a redirect");
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .map(|rest| {
+            let (name, rest) = rest.split_once('"').unwrap();
+            let value = rest.split_once("value=\"").unwrap().1.split_once('"').unwrap().0;
+            let value = value.replace("&#43;", "+").replace("&#x2f;", "/").replace("&#x27;", "'").replace("&amp;", "&");
+            (name.to_owned(), value)
+        })
+        .collect()
+}
+
+/// The browser flow through the gateway; returns the values a log must never contain.
+async fn sign_in(browser: &mut Browser, gateway: &str, email: &str, password: &str) -> Vec<String> {
+    let login = browser.get(&format!("{gateway}/auth/login?return_to=/shop")).await;
+    let authorize = location(&login);
+    let page = browser.get(&authorize).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let mut form = hidden_fields(&page.text().await.unwrap());
+    form.push(("email".into(), email.into()));
+    form.push(("password".into(), password.into()));
+    let action = format!("{}/oauth2/authorize", authorize.split("/oauth2/").next().unwrap());
+    let request = browser.http.post(&action).form(&form);
+    let signed_in = browser.send(request, &action).await;
+    let callback = location(&signed_in);
+    assert!(callback.starts_with(&format!("{gateway}/auth/callback?")), "{callback}");
+    let code = url::Url::parse(&callback).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let back = browser.get(&callback).await;
+    assert_eq!(location(&back), "/shop");
+    let session = browser.cookie(gateway, "flotilla_session").expect("a session cookie");
+    let csrf = form.iter().find(|(k, _)| k == "csrf").unwrap().1.clone();
+    vec![code, session, csrf, password.to_owned()]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_registers_signs_in_and_shops_through_the_gateway_and_no_secret_reaches_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports { gateway: free_port(), identity: free_port(), catalog: free_port() };
+    let mut running = start(dir.path(), &ports);
+    let gateway = format!("http://127.0.0.1:{}", ports.gateway);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let http = flotilla_chassis::outbound::builder().build().unwrap();
+    loop {
+        if let Some(status) = running.0.try_wait().unwrap() {
+            panic!(
+                "flotilla exited with {status}: {}",
+                std::fs::read_to_string(dir.path().join("flotilla.log")).unwrap()
+            );
+        }
+        let ready = http.get(format!("{gateway}/readyz")).send().await;
+        if ready.is_ok_and(|r| r.status() == StatusCode::OK) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not ready within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Register through the gateway, then sign in in the browser.
+    let registered = http
+        .post(format!("{gateway}/api/v1/identity/users"))
+        .json(&json!({"email": "shopper@example.com", "password": CUSTOMER_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let mut browser = Browser::new();
+    let mut secrets = sign_in(&mut browser, &gateway, "shopper@example.com", CUSTOMER_PASSWORD).await;
+
+    let session: Value = browser.get(&format!("{gateway}/auth/session")).await.json().await.unwrap();
+    assert_eq!(session["roles"], json!(["customer"]));
+    assert!(session.get("access_token").is_none(), "tokens never reach the browser");
+    let csrf = session["csrf_token"].as_str().unwrap().to_owned();
+    secrets.push(csrf.clone());
+    let me = browser.get(&format!("{gateway}/api/v1/identity/users/{}", session["subject"].as_str().unwrap())).await;
+    assert_eq!(me.status(), StatusCode::OK, "the session's token reaches identity");
+    let products = browser.get(&format!("{gateway}/api/v1/catalog/products?limit=2")).await;
+    assert_eq!(products.status(), StatusCode::OK);
+
+    // A state change with the cookie needs the CSRF token; with it, the catalog decides (403: not an admin).
+    let product = json!({"sku": "SYS-0001", "name": "System test kettle", "price": {"amount_minor": 1999, "currency": "EUR"}, "category": "kitchen"});
+    let url = format!("{gateway}/api/v1/catalog/products");
+    let request = browser.http.post(&url).json(&product);
+    let no_csrf = browser.send(request, &url).await;
+    assert_eq!(no_csrf.status(), StatusCode::FORBIDDEN);
+    let request = browser.http.post(&url).header("x-csrf-token", &csrf).json(&product);
+    let as_customer = browser.send(request, &url).await;
+    assert_eq!(as_customer.status(), StatusCode::FORBIDDEN);
+    assert!(as_customer.text().await.unwrap().contains("admin"));
+
+    // The configured administrator may.
+    let mut admin = Browser::new();
+    secrets.extend(sign_in(&mut admin, &gateway, "admin@flotilla.test", ADMIN_PASSWORD).await);
+    let admin_session: Value = admin.get(&format!("{gateway}/auth/session")).await.json().await.unwrap();
+    let admin_csrf = admin_session["csrf_token"].as_str().unwrap().to_owned();
+    let request = admin.http.post(&url).header("x-csrf-token", &admin_csrf).json(&product);
+    let created = admin.send(request, &url).await;
+    assert_eq!(created.status(), StatusCode::CREATED, "{}", created.text().await.unwrap());
+
+    // Sign out: the session is gone.
+    let logout_url = format!("{gateway}/auth/logout");
+    let request = browser.http.post(&logout_url).header("x-csrf-token", &csrf);
+    assert_eq!(browser.send(request, &logout_url).await.status(), StatusCode::NO_CONTENT);
+    let after = browser.get(&format!("{gateway}/auth/session")).await;
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+
+    // An API client's tokens, straight from identity with PKCE, used through the gateway and refreshed.
+    let tokens = api_client_tokens(&http, &ports).await;
+    let bearer = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let with_token = http.get(&url).bearer_auth(bearer).send().await.unwrap();
+    assert_eq!(with_token.status(), StatusCode::OK);
+    let refreshed: Value = http
+        .post(format!("http://127.0.0.1:{}/oauth2/token", ports.identity))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", "gateway")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    secrets.extend(
+        [bearer, refresh, refreshed["access_token"].as_str().unwrap(), refreshed["refresh_token"].as_str().unwrap()]
+            .map(str::to_owned),
+    );
+    secrets.push(tokens["id_token"].as_str().unwrap().to_owned());
+
+    let status = Command::new("kill").args(["-TERM", &running.0.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    running.0.wait().unwrap();
+    let log = std::fs::read_to_string(dir.path().join("flotilla.log")).unwrap();
+    assert!(log.contains("signed in") && log.contains("browser session started"), "the log was written");
+    for secret in &secrets {
+        // Long values are checked whole; each also by a distinctive slice, in case a log cut it.
+        assert!(!log.contains(secret.as_str()), "a secret reached the log: {}...", &secret[..6.min(secret.len())]);
+        if secret.len() > 24 {
+            assert!(!log.contains(&secret[8..24]), "part of a secret reached the log");
+        }
+    }
+    assert!(!log.contains(ADMIN_PASSWORD) && !log.contains(CUSTOMER_PASSWORD));
+}
+
+/// What a native or single-page app does: the code flow with PKCE against identity directly.
+async fn api_client_tokens(http: &reqwest::Client, ports: &Ports) -> Value {
+    use base64::Engine;
+    use sha2::Digest;
+    let verifier = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let identity = format!("http://127.0.0.1:{}", ports.identity);
+    let redirect = format!("http://127.0.0.1:{}/auth/callback", ports.gateway);
+    let mut browser = Browser::new();
+    let query = [
+        ("response_type", "code"),
+        ("client_id", "gateway"),
+        ("redirect_uri", redirect.as_str()),
+        ("scope", "openid email offline_access"),
+        ("state", "s1"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let url = format!("{identity}/oauth2/authorize");
+    let request = browser.http.get(&url).query(&query);
+    let page = browser.send(request, &url).await;
+    let mut form = hidden_fields(&page.text().await.unwrap());
+    form.push(("email".into(), "shopper@example.com".into()));
+    form.push(("password".into(), CUSTOMER_PASSWORD.into()));
+    let request = browser.http.post(&url).form(&form);
+    let back = location(&browser.send(request, &url).await);
+    let code = url::Url::parse(&back).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    http.post(format!("{identity}/oauth2/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect.as_str()),
+            ("client_id", "gateway"),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
