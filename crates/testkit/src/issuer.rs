@@ -58,6 +58,11 @@ impl TestIssuer {
         &self.issuer
     }
 
+    /// The published signing key.
+    pub fn public_jwk(&self) -> &Value {
+        self.key.public_jwk()
+    }
+
     /// The settings that point a service at this issuer.
     pub fn settings(&self) -> Vec<(&'static str, Value)> {
         vec![

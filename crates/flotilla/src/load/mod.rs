@@ -69,11 +69,26 @@ pub struct LoadArgs {
     /// A step fails above this p99 latency
     #[arg(long, default_value = "100ms", value_parser = parse_duration)]
     max_p99: Duration,
+    /// Send this header with every request, as `Name: value` (repeatable), e.g. an Authorization
+    #[arg(long = "header", value_parser = parse_header)]
+    headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
+}
+
+fn parse_header(raw: &str) -> Result<(reqwest::header::HeaderName, reqwest::header::HeaderValue), String> {
+    let (name, value) = raw.split_once(':').ok_or_else(|| format!("\"{raw}\" is not `Name: value`"))?;
+    let name = reqwest::header::HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("\"{}\" is not a header name", name.trim()))?;
+    let mut value = reqwest::header::HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("the value of {name} is not a valid header value"))?;
+    // Credentials stay out of debug output.
+    value.set_sensitive(true);
+    Ok((name, value))
 }
 
 pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     validate(&args)?;
     let client = flotilla_chassis::outbound::builder()
+        .default_headers(args.headers.iter().cloned().collect())
         .timeout(args.timeout)
         .pool_max_idle_per_host(args.max_in_flight)
         .build()
