@@ -82,7 +82,9 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             settings.redirect_uri(),
             Duration::from_millis(auth.http_timeout_ms),
         )?);
+        let limiter = Arc::new(edge::limiter(&settings));
         let sweeper_db = ctx.db.clone();
+        let sweeper_limiter = Arc::clone(&limiter);
         let stopping = ctx.stopping.clone();
         ctx.tasks.spawn(async move {
             loop {
@@ -93,6 +95,9 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                 if let Err(error) = session::sweep(&sweeper_db, time::OffsetDateTime::now_utc()).await {
                     tracing::warn!(%error, "could not sweep expired sessions");
                 }
+                // Buckets of clients gone quiet are full again: forget them, or the map only grows.
+                sweeper_limiter.retain_recent();
+                sweeper_limiter.shrink_to_fit();
             }
         });
         let upstream_list: Vec<(String, String)> =
@@ -105,7 +110,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             upstreams: Arc::new(upstreams),
             oidc,
             verifier: Arc::clone(&ctx.verifier),
-            limiter: Arc::new(edge::limiter(&settings)),
+            limiter,
             body_limit: ctx.config.settings.http.body_limit_bytes,
         };
         let entry = OpenApiRouter::with_openapi(ApiDoc::openapi())

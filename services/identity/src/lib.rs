@@ -65,7 +65,21 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             access_ttl_s: seconds(settings.access_token_ttl_s).whole_seconds(),
             id_ttl_s: seconds(settings.id_token_ttl_s).whole_seconds(),
         };
-        let api = api::router(ctx.db.clone(), Arc::new(settings), minter, keys);
+        let attempts = api::attempt_limiter(&settings);
+        let forget = Arc::clone(&attempts);
+        let stopping = ctx.stopping.clone();
+        ctx.tasks.spawn(async move {
+            // Addresses gone quiet have full buckets again: forget them, or the map only grows.
+            loop {
+                tokio::select! {
+                    () = stopping.cancelled() => return,
+                    () = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+                }
+                forget.retain_recent();
+                forget.shrink_to_fit();
+            }
+        });
+        let api = api::router(ctx.db.clone(), Arc::new(settings), minter, keys, attempts);
         Ok(ServiceParts::new(api, Vec::new()))
     })
 }

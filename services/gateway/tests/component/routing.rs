@@ -77,3 +77,27 @@ async fn the_combined_document_and_swagger_ui_are_served_locally() {
     assert_eq!(initializer.status(), StatusCode::OK);
     assert!(initializer.text().await.unwrap().contains("/openapi.json"));
 }
+
+#[tokio::test]
+async fn malformed_cookies_and_oversized_headers_get_a_clean_4xx() {
+    let (_upstream, url) = Upstream::start().await;
+    let app = gateway(&url, &[]).await;
+    for cookie in ["flotilla_session=%%%", "flotilla_session=", "flotilla_session", "=;;=", &"a=b; ".repeat(500)] {
+        let response = app.client.get(app.url("/auth/session")).header("cookie", cookie).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{cookie:.40}");
+        let forwarded = app.client.post(app.url("/api/v1/echo/x")).header("cookie", cookie).send().await.unwrap();
+        assert_eq!(forwarded.status(), StatusCode::OK, "an unknown session is just no session: {cookie:.40}");
+        let seen: Value = forwarded.json().await.unwrap();
+        assert!(seen["headers"].get("authorization").is_none());
+    }
+    let huge = format!("Bearer {}", "a".repeat(64 * 1024));
+    let response = app.client.get(app.url("/api/v1/echo/x")).header("authorization", huge).send().await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "an unverifiable token is passed on; the service answers it with 401"
+    );
+    let enormous = "x".repeat(1024 * 1024);
+    let response = app.client.get(app.url("/auth/session")).header("x-padding", enormous).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+}

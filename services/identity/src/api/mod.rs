@@ -61,9 +61,19 @@ impl AppState {
     }
 }
 
-pub fn router(db: Database, settings: Arc<IdentitySettings>, minter: Minter, keys: Arc<KeyRing>) -> OpenApiRouter {
+/// Sign-in and registration attempts per client address.
+pub fn attempt_limiter(settings: &IdentitySettings) -> Arc<DefaultKeyedRateLimiter<IpAddr>> {
     let per_minute = NonZeroU32::new(settings.sign_in_per_minute).unwrap_or(NonZeroU32::MIN);
-    let attempts = Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute)));
+    Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute)))
+}
+
+pub fn router(
+    db: Database,
+    settings: Arc<IdentitySettings>,
+    minter: Minter,
+    keys: Arc<KeyRing>,
+    attempts: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+) -> OpenApiRouter {
     let secure_cookies = minter.issuer.starts_with("https://");
     let state = AppState { db, settings, minter, attempts, secure_cookies };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
