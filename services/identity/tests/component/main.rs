@@ -7,4 +7,5 @@ mod clients;
 mod flow;
 mod keys;
 mod sign_in;
+mod standard_client;
 mod support;
