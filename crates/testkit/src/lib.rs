@@ -6,6 +6,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a harness reports setup failures by panicking
 
 mod issuer;
+pub mod matrix;
 mod nats;
 
 pub use issuer::{TestIssuer, now, tampered};

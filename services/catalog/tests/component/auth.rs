@@ -1,135 +1,43 @@
-//! The token matrix: every protected catalog endpoint against every kind of caller. Only an
-//! administrator's valid token gets through; a bad or missing token is 401 with a Bearer
-//! challenge, a valid token without the role is 403.
+//! The token matrix (`flotilla_testkit::matrix`) on every protected catalog endpoint: only an
+//! administrator's valid token gets through.
 
-use flotilla_testkit::{Backend, TestApp, client_with_token, on_both_backends, tampered};
+use flotilla_testkit::matrix::{Endpoint, assert_token_matrix};
+use flotilla_testkit::{Backend, TestApp, client_with_token, on_both_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::{PRODUCTS, catalog, create, expect_problem, product};
 
-/// One protected operation, as a request an administrator would have answered with `allowed`.
-struct Endpoint {
-    method: Method,
-    url: String,
-    body: Option<Value>,
-    etag: Option<String>,
-    allowed: StatusCode,
-}
-
 async fn endpoints(app: &TestApp) -> Vec<Endpoint> {
     let replaced = create(app, &product("MX-PUT", "Replace me")).await;
     let deleted = create(app, &product("MX-DEL", "Delete me")).await;
     let at = |p: &Value| app.url(&format!("{PRODUCTS}/{}", p["id"].as_str().unwrap()));
+    let endpoint = |method, url, body, if_match: Option<&str>, allowed| Endpoint {
+        method,
+        url,
+        body,
+        if_match: if_match.map(str::to_owned),
+        allowed,
+    };
     vec![
-        Endpoint {
-            method: Method::POST,
-            url: app.url(PRODUCTS),
-            body: Some(product("MX-NEW", "Created")),
-            etag: None,
-            allowed: StatusCode::CREATED,
-        },
-        Endpoint {
-            method: Method::PUT,
-            url: at(&replaced),
-            body: Some(product("MX-PUT", "Replaced")),
-            etag: Some("\"1\"".into()),
-            allowed: StatusCode::OK,
-        },
-        Endpoint { method: Method::DELETE, url: at(&deleted), body: None, etag: None, allowed: StatusCode::NO_CONTENT },
-        Endpoint {
-            method: Method::GET,
-            url: app.url("/admin/dead-letters"),
-            body: None,
-            etag: None,
-            allowed: StatusCode::OK,
-        },
-        Endpoint {
-            method: Method::POST,
-            url: app.url("/admin/dead-letters/discard"),
-            body: Some(json!({"all": true})),
-            etag: None,
-            allowed: StatusCode::OK,
-        },
+        endpoint(Method::POST, app.url(PRODUCTS), Some(product("MX-NEW", "Created")), None, StatusCode::CREATED),
+        endpoint(Method::PUT, at(&replaced), Some(product("MX-PUT", "Replaced")), Some("\"1\""), StatusCode::OK),
+        endpoint(Method::DELETE, at(&deleted), None, None, StatusCode::NO_CONTENT),
+        endpoint(Method::GET, app.url("/admin/dead-letters"), None, None, StatusCode::OK),
+        endpoint(
+            Method::POST,
+            app.url("/admin/dead-letters/discard"),
+            Some(json!({"all": true})),
+            None,
+            StatusCode::OK,
+        ),
     ]
-}
-
-async fn call(client: &reqwest::Client, endpoint: &Endpoint) -> reqwest::Response {
-    let mut request = client.request(endpoint.method.clone(), &endpoint.url);
-    if let Some(body) = &endpoint.body {
-        request = request.json(body);
-    }
-    if let Some(etag) = &endpoint.etag {
-        request = request.header("if-match", etag);
-    }
-    request.send().await.unwrap()
 }
 
 async fn token_matrix(backend: Backend) {
     let app = catalog(backend).await;
-    let issuer = &app.issuer;
-    let now = flotilla_testkit::now();
-    let admin_claims = issuer.claims("admin-1", &["admin"]);
-    let with = |changes: Value| {
-        let mut claims = admin_claims.clone();
-        for (name, value) in changes.as_object().unwrap() {
-            claims[name] = value.clone();
-        }
-        claims
-    };
-    let denied: Vec<(&str, Option<String>, StatusCode)> = vec![
-        ("anonymous", None, StatusCode::UNAUTHORIZED),
-        (
-            "expired",
-            Some(issuer.sign(&with(json!({"iat": now - 600, "nbf": now - 600, "exp": now - 60})))),
-            StatusCode::UNAUTHORIZED,
-        ),
-        (
-            "not yet valid",
-            Some(issuer.sign(&with(json!({"nbf": now + 600, "exp": now + 1200})))),
-            StatusCode::UNAUTHORIZED,
-        ),
-        ("wrong audience", Some(issuer.sign(&with(json!({"aud": "someone-else"})))), StatusCode::UNAUTHORIZED),
-        ("wrong issuer", Some(issuer.sign(&with(json!({"iss": "https://evil.example"})))), StatusCode::UNAUTHORIZED),
-        ("no subject", Some(issuer.sign(&with(json!({"sub": null})))), StatusCode::UNAUTHORIZED),
-        ("alg none", Some(issuer.unsigned(&admin_claims)), StatusCode::UNAUTHORIZED),
-        (
-            "HS256 keyed with the public key",
-            Some(issuer.hs256_with_public_key(&admin_claims)),
-            StatusCode::UNAUTHORIZED,
-        ),
-        ("unknown key id", Some(issuer.sign_with_unpublished_key(&admin_claims)), StatusCode::UNAUTHORIZED),
-        ("tampered signature", Some(tampered(&issuer.token("customer-1", &["customer"]))), StatusCode::UNAUTHORIZED),
-        ("not a JWT", Some("not-a-token".into()), StatusCode::UNAUTHORIZED),
-        ("customer", Some(issuer.token("customer-1", &["customer"])), StatusCode::FORBIDDEN),
-        ("no roles", Some(issuer.token("service-x", &[])), StatusCode::FORBIDDEN),
-    ];
     let endpoints = endpoints(&app).await;
-    for (who, token, expected) in &denied {
-        let client = match token {
-            Some(token) => client_with_token(token),
-            None => app.client.clone(),
-        };
-        for endpoint in &endpoints {
-            let response = call(&client, endpoint).await;
-            let what = format!("{who} on {} {}", endpoint.method, endpoint.url);
-            assert_eq!(response.status(), *expected, "{what}");
-            let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
-            if *expected == StatusCode::UNAUTHORIZED {
-                let challenge = challenge.unwrap_or_else(|| panic!("{what}: no WWW-Authenticate"));
-                assert!(challenge.starts_with("Bearer realm=\"flotilla\""), "{what}: {challenge}");
-                assert_eq!(challenge.contains("invalid_token"), token.is_some(), "{what}: {challenge}");
-                expect_problem(response, *expected, "unauthenticated").await;
-            } else {
-                expect_problem(response, *expected, "forbidden").await;
-            }
-        }
-    }
-    // Nothing above changed anything; the administrator's token does, in order.
-    for endpoint in &endpoints {
-        let response = call(&app.admin, endpoint).await;
-        assert_eq!(response.status(), endpoint.allowed, "admin on {} {}", endpoint.method, endpoint.url);
-    }
+    assert_token_matrix(&app, &endpoints, &app.issuer.claims("admin-1", &["admin"]), &app.admin).await;
     // Reads stay public, and a token does not change what they return.
     for client in [&app.client, &app.admin] {
         assert_eq!(client.get(app.url(PRODUCTS)).send().await.unwrap().status(), StatusCode::OK);

@@ -6,6 +6,7 @@
 mod clients;
 mod flow;
 mod keys;
+mod matrix;
 mod sign_in;
 mod standard_client;
 mod support;
