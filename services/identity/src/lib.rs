@@ -68,15 +68,21 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         let attempts = api::attempt_limiter(&settings);
         let forget = Arc::clone(&attempts);
         let stopping = ctx.stopping.clone();
+        let db = ctx.db.clone();
         ctx.tasks.spawn(async move {
-            // Addresses gone quiet have full buckets again: forget them, or the map only grows.
             loop {
+                match store::sweep(db.pool(), time::OffsetDateTime::now_utc()).await {
+                    Ok(0) => {}
+                    Ok(removed) => tracing::info!(removed, "deleted expired codes and refresh tokens"),
+                    Err(error) => tracing::warn!(%error, "could not delete expired codes and refresh tokens"),
+                }
+                // Addresses gone quiet have full buckets again: forget them, or the map only grows.
+                forget.retain_recent();
+                forget.shrink_to_fit();
                 tokio::select! {
                     () = stopping.cancelled() => return,
                     () = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
                 }
-                forget.retain_recent();
-                forget.shrink_to_fit();
             }
         });
         let api = api::router(ctx.db.clone(), Arc::new(settings), minter, keys, attempts);

@@ -309,3 +309,19 @@ pub async fn revoke_family<'c, E: Executor<'c, Database = Any>>(
         .await?;
     Ok(result.rows_affected())
 }
+
+/// Deletes codes and refresh tokens past their expiry. Spent ones are kept until then: a spent
+/// refresh token presented again must still be recognised as reuse while it could have been valid.
+/// Codes are kept a day longer, so that a replayed code still revokes what it was exchanged for.
+pub async fn sweep<'c, E>(db: E, now: OffsetDateTime) -> Result<u64, StoreError>
+where
+    E: Executor<'c, Database = Any> + Copy,
+{
+    let codes = sqlx::query("DELETE FROM authorization_codes WHERE expires_at < $1")
+        .bind(timestamp(now - time::Duration::days(1)))
+        .execute(db)
+        .await?;
+    let tokens =
+        sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < $1").bind(timestamp(now)).execute(db).await?;
+    Ok(codes.rows_affected() + tokens.rows_affected())
+}

@@ -106,3 +106,31 @@ async fn discovery_describes_the_provider(backend: Backend) {
 }
 
 on_both_backends!(code_flow_with_pkce_refresh_rotation_and_reuse_detection, discovery_describes_the_provider);
+
+#[tokio::test]
+async fn expired_refresh_tokens_are_deleted() {
+    use sqlx::Connection;
+    let app = identity(Backend::Sqlite, &[("services.identity.refresh_token_ttl_s", serde_json::json!(1))]).await;
+    register(&app, "brief@example.com", "a short-lived session").await;
+    let pkce = pkce();
+    let code = sign_in(&app, &pkce, "brief@example.com", "a short-lived session").await;
+    let (_, tokens) = exchange(&app, &code, &pkce.verifier).await;
+    let file = app.config().settings.data_dir.join("identity.db");
+    let count = || async {
+        let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=ro", file.display())).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM refresh_tokens").fetch_one(&mut db).await.unwrap();
+        db.close().await.unwrap();
+        n
+    };
+    assert_eq!(count().await, 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // The sweep runs in the background at start and every minute after.
+    let app = app.restart().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count().await != 0 {
+        assert!(std::time::Instant::now() < deadline, "the expired refresh token was never deleted");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (status, body) = refresh(&app, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+}
