@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod outbound;
 pub mod problem;
+pub mod secrets;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;

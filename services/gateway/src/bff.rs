@@ -13,8 +13,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use flotilla_chassis::http::cookie;
+use flotilla_chassis::secrets::{self, fingerprint};
 use flotilla_chassis::{Problem, ProblemKind};
-use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -45,22 +46,7 @@ pub fn session_cookie_name(secure: bool) -> &'static str {
 }
 
 fn random() -> Result<String, Problem> {
-    let mut bytes = [0u8; 32];
-    SystemRandom::new().fill(&mut bytes).map_err(|_| Problem::internal(&"no randomness"))?;
-    Ok(B64.encode(bytes))
-}
-
-fn fingerprint(secret: &str) -> String {
-    B64.encode(Sha256::digest(secret.as_bytes()))
-}
-
-pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('='))
+    secrets::generate().map_err(|_| Problem::internal(&"no randomness"))
 }
 
 fn set_cookie(response: &mut Response, cookie: String) {
@@ -98,7 +84,11 @@ async fn login(State(state): State<GatewayState>, Query(params): Query<LoginPara
     };
     let (login_state, verifier, nonce) = (random()?, random()?, random()?);
     let challenge = B64.encode(Sha256::digest(verifier.as_bytes()));
-    let url = state.oidc.authorize_url(&login_state, &challenge, &nonce).await.map_err(|e| unavailable(&e))?;
+    let url = state
+        .oidc
+        .authorize_url(&state.settings.redirect_uri(), &login_state, &challenge, &nonce)
+        .await
+        .map_err(|e| unavailable(&e))?;
     let expires = OffsetDateTime::now_utc() + time::Duration::minutes(10);
     let login = Login { code_verifier: verifier, nonce, return_to };
     session::start_login(&state.db, &fingerprint(&login_state), &login, expires)
@@ -137,7 +127,7 @@ async fn callback(
     let (Some(code), Some(login_state)) = (params.code.as_deref(), params.state.as_deref()) else {
         return Err(Problem::new(ProblemKind::InvalidParameter).with_detail("code and state are required"));
     };
-    if cookie_value(&headers, LOGIN_COOKIE).is_none_or(|bound| bound != login_state) {
+    if cookie(&headers, LOGIN_COOKIE).is_none_or(|bound| bound != login_state) {
         return Err(refused("this sign-in was not started in this browser"));
     }
     if params.iss.as_deref().is_some_and(|iss| iss != state.oidc.issuer()) {
@@ -148,10 +138,11 @@ async fn callback(
         .await
         .map_err(|e| Problem::database(&e))?
         .ok_or_else(|| refused("this sign-in expired or was already completed"))?;
-    let tokens = state.oidc.exchange(code, &login.code_verifier).await.map_err(|e| {
-        tracing::info!(error = %e, "code exchange failed");
-        refused("the sign-in could not be completed")
-    })?;
+    let tokens =
+        state.oidc.exchange(code, &login.code_verifier, &state.settings.redirect_uri()).await.map_err(|e| {
+            tracing::info!(error = %e, "code exchange failed");
+            refused("the sign-in could not be completed")
+        })?;
     let caller = state.verifier.verify(&tokens.access_token).await.map_err(|e| {
         tracing::warn!(reason = %e, "the provider's access token did not verify");
         refused("the sign-in could not be completed")
@@ -201,7 +192,7 @@ pub struct Current {
 
 pub async fn current(state: &GatewayState, headers: &HeaderMap) -> Result<Option<Current>, Problem> {
     let name = session_cookie_name(state.settings.secure_cookies());
-    let Some(id) = cookie_value(headers, name) else { return Ok(None) };
+    let Some(id) = cookie(headers, name) else { return Ok(None) };
     let id_hash = fingerprint(id);
     let Some(session) = session::find(&state.db, &id_hash).await.map_err(|e| Problem::database(&e))? else {
         return Ok(None);
@@ -221,10 +212,7 @@ pub async fn current(state: &GatewayState, headers: &HeaderMap) -> Result<Option
 
 /// Whether a cookie-authenticated request carries the session's CSRF token.
 pub fn csrf_ok(headers: &HeaderMap, session: &Session) -> bool {
-    headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|sent| {
-        // Digests, so that the comparison's timing says nothing about the token.
-        Sha256::digest(sent.as_bytes()) == Sha256::digest(session.csrf_token.as_bytes())
-    })
+    headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|sent| secrets::same(sent, &session.csrf_token))
 }
 
 /// The session's access token, refreshed first when it is about to expire. One request
@@ -328,4 +316,4 @@ async fn current_session(State(state): State<GatewayState>, headers: HeaderMap) 
     Ok(response)
 }
 
-pub type Oidc = Arc<crate::oidc::OidcClient>;
+pub type Oidc = Arc<flotilla_chassis::auth::OidcClient>;

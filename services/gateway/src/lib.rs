@@ -7,7 +7,6 @@ mod bff;
 mod docs;
 pub mod domain;
 mod edge;
-mod oidc;
 mod proxy;
 mod session;
 pub mod settings;
@@ -18,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::any;
-use flotilla_chassis::auth::TokenVerifier;
+use flotilla_chassis::auth::{OidcClient, TokenVerifier};
 use flotilla_chassis::db::{Database, MigrationFile};
 use flotilla_chassis::service::{BuildFuture, ServiceContext, ServiceDefinition, ServiceParts};
 use governor::DefaultKeyedRateLimiter;
@@ -75,13 +74,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             .iter()
             .map(|(name, upstream)| (name.clone(), Arc::new(Upstream::new(name, upstream, http.clone()))))
             .collect();
-        let oidc = Arc::new(oidc::OidcClient::new(
-            &auth.issuer,
-            &settings.client_id,
-            settings.client_secret.clone(),
-            settings.redirect_uri(),
-            Duration::from_millis(auth.http_timeout_ms),
-        )?);
+        let oidc = Arc::new(OidcClient::new(auth, &settings.client_id, settings.client_secret.clone())?);
         let limiter = Arc::new(edge::limiter(&settings));
         let sweeper_db = ctx.db.clone();
         let sweeper_limiter = Arc::clone(&limiter);

@@ -1,5 +1,5 @@
 //! The identity service's SQL: users, authorization codes and refresh tokens. Codes and refresh
-//! tokens are looked up by their SHA-256 only (`domain::secrets::fingerprint`).
+//! tokens are looked up by their SHA-256 only (`flotilla_chassis::secrets::fingerprint`).
 
 use flotilla_chassis::db::timestamp;
 use sqlx::any::AnyRow;
@@ -15,6 +15,19 @@ pub enum StoreError {
     EmailTaken,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+/// How the service's own API answers a store failure: a taken email is a conflict, an
+/// unreachable database a 503, anything else a 500 whose cause is only logged.
+impl From<StoreError> for flotilla_chassis::Problem {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::EmailTaken => flotilla_chassis::Problem::new(flotilla_chassis::ProblemKind::Conflict)
+                .with_detail("an account with this email address exists"),
+            StoreError::Database(e) => flotilla_chassis::Problem::database(&e),
+            other => flotilla_chassis::Problem::internal(&other),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -11,11 +11,13 @@ mod caller;
 mod client_credentials;
 mod crypto;
 mod jwks;
+mod oidc_client;
 mod signing;
 mod verifier;
 
 pub use caller::{Admin, Caller, admin_only, roles};
-pub use client_credentials::{ServiceTokenError, ServiceTokens};
+pub use client_credentials::ServiceTokens;
+pub use oidc_client::{OidcClient, OidcError, TokenSet};
 pub use signing::{KeyError, SigningKey};
 pub use verifier::{Rejection, TokenVerifier, discovery_url};
 

@@ -5,7 +5,7 @@
 //! panic to 500 problem → body limit → for the API only: load shedding and a per-request timeout.
 //! Probes and `/metrics` sit outside load shedding, so an overloaded service still answers them.
 
-mod client_ip;
+mod client;
 mod observe;
 mod ops;
 
@@ -28,7 +28,7 @@ use crate::config::HttpSettings;
 use crate::health::Readiness;
 use crate::problem::{Problem, ProblemKind};
 
-pub use client_ip::client_ip;
+pub use client::{client_ip, cookie};
 pub use observe::REQUEST_ID_HEADER;
 
 /// What the stack needs to know about the service it fronts.

@@ -8,18 +8,19 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use flotilla_chassis::http::client_ip;
+use flotilla_chassis::http::{client_ip, cookie};
+use flotilla_chassis::secrets;
 use time::OffsetDateTime;
 use url::Url;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::AppState;
 use super::pages::{self, CredentialsPage};
-use crate::domain::{clients, credentials, lockout, pkce, secrets};
+use crate::domain::{clients, credentials, lockout, pkce};
 use crate::settings::GrantType;
 use crate::store::{self, CodeGrant, StoreError, User};
 
@@ -231,22 +232,52 @@ fn show_form(state: &AppState, uri: &Uri, form: Form) -> Response {
 /// The CSRF value of the cookie, if the form sent the same one.
 fn csrf_matches(headers: &HeaderMap, form: &HashMap<String, String>) -> Option<String> {
     let sent = form.get(CSRF_FIELD)?;
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(CSRF_COOKIE)?.strip_prefix('='))?;
+    let cookie = cookie(headers, CSRF_COOKIE)?;
     secrets::same(sent, cookie).then(|| cookie.to_owned())
 }
 
-/// What a form POST has in common: parse, CSRF, the authorize request, the attempt limit.
+/// A POSTed sign-in or registration form, accepted: parsed, CSRF-checked, its authorize request
+/// checked again, and within the client address's attempt limit.
+struct Submission {
+    form: HashMap<String, String>,
+    authorization: Authorization,
+    csrf: String,
+}
+
+impl FromRequest<AppState> for Submission {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let ConnectInfo(peer) = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .copied()
+            .ok_or_else(|| internal("no peer address on the request"))?;
+        let headers = request.headers().clone();
+        let body = Bytes::from_request(request, state).await.map_err(IntoResponse::into_response)?;
+        accept_post(state, peer, &headers, &body).await
+    }
+}
+
+impl Submission {
+    fn field(&self, name: &str) -> &str {
+        self.form.get(name).map(String::as_str).unwrap_or_default()
+    }
+
+    /// The same form again, with what the person typed (never the password) and a message.
+    fn again(&self, form: Form, status: StatusCode, message: &str) -> Response {
+        let shown =
+            Shown { form, params: &self.form, csrf: &self.csrf, email: self.field("email"), message: Some(message) };
+        show(status, shown, &[])
+    }
+}
+
 async fn accept_post(
     state: &AppState,
     peer: SocketAddr,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<(HashMap<String, String>, Authorization, String), Response> {
+) -> Result<Submission, Response> {
     let form = pairs(body).map_err(|why| pages::message(StatusCode::BAD_REQUEST, "This form is not valid", &why))?;
     let csrf = csrf_matches(headers, &form).ok_or_else(|| {
         pages::message(
@@ -267,25 +298,13 @@ async fn accept_post(
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         return Err(response);
     }
-    Ok((form, authorization, csrf))
+    Ok(Submission { form, authorization, csrf })
 }
 
-async fn sign_in(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (form, authorization, csrf) = match accept_post(&state, peer, &headers, &body).await {
-        Ok(accepted) => accepted,
-        Err(response) => return response,
-    };
-    let email = form.get("email").map(String::as_str).unwrap_or_default();
-    let password = form.get("password").cloned().unwrap_or_default();
-    let again = |status, message| {
-        show(status, Shown { form: Form::SignIn, params: &form, csrf: &csrf, email, message: Some(message) }, &[])
-    };
-    let user = match credentials::email(email) {
+async fn sign_in(State(state): State<AppState>, submitted: Submission) -> Response {
+    let password = submitted.field("password").to_owned();
+    let again = |status, message| submitted.again(Form::SignIn, status, message);
+    let user = match credentials::email(submitted.field("email")) {
         Ok(normalised) => match store::user_by_email(state.db.pool(), &normalised).await {
             Ok(user) => user,
             Err(error) => return internal(&error.to_string()),
@@ -332,26 +351,14 @@ async fn sign_in(
     if let Err(error) = store::record_success(state.db.pool(), &user.id).await {
         return internal(&error.to_string());
     }
-    tracing::info!(user_id = %user.id, client_id = %authorization.client_id, "signed in");
-    grant_code(&state, &authorization, &user).await
+    tracing::info!(user_id = %user.id, client_id = %submitted.authorization.client_id, "signed in");
+    grant_code(&state, &submitted.authorization, &user).await
 }
 
-async fn register(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (form, authorization, csrf) = match accept_post(&state, peer, &headers, &body).await {
-        Ok(accepted) => accepted,
-        Err(response) => return response,
-    };
-    let email = form.get("email").map(String::as_str).unwrap_or_default();
-    let again = |status, message: &str| {
-        show(status, Shown { form: Form::Register, params: &form, csrf: &csrf, email, message: Some(message) }, &[])
-    };
-    let password = form.get("password").cloned().unwrap_or_default();
-    let user = match super::users::new_customer(email, password).await {
+async fn register(State(state): State<AppState>, submitted: Submission) -> Response {
+    let again = |status, message: &str| submitted.again(Form::Register, status, message);
+    let password = submitted.field("password").to_owned();
+    let user = match super::users::new_customer(submitted.field("email"), password).await {
         Ok(user) => user,
         Err(rejected) => return again(StatusCode::UNPROCESSABLE_ENTITY, &rejected),
     };
@@ -363,7 +370,7 @@ async fn register(
         Err(error) => return internal(&error.to_string()),
     }
     tracing::info!(user_id = %user.id, "registered");
-    grant_code(&state, &authorization, &user).await
+    grant_code(&state, &submitted.authorization, &user).await
 }
 
 /// Issues a code for the signed-in user and sends the browser back to the client with it.

@@ -65,6 +65,19 @@ impl OAuthError {
     }
 }
 
+/// Failures of the provider itself: `server_error`, with the cause logged and not sent.
+macro_rules! server_errors {
+    ($($source:ty),*) => {$(
+        impl From<$source> for OAuthError {
+            fn from(error: $source) -> Self {
+                Self::server_error(&error)
+            }
+        }
+    )*};
+}
+
+server_errors!(sqlx::Error, crate::store::StoreError, flotilla_chassis::auth::KeyError);
+
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let body = json!({"error": self.code, "error_description": self.description});

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use flotilla_chassis::secrets;
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
@@ -20,7 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use super::AppState;
 use super::authorize::pairs;
 use super::oauth_error::OAuthError;
-use crate::domain::{clients, pkce, secrets};
+use crate::domain::{clients, pkce};
 use crate::settings::{ClientSettings, GrantType};
 use crate::store::{self, Redeemed, RefreshGrant, Rotated, User};
 use crate::tokens::{IdTokenParts, Subject, TokenResponse};
@@ -144,15 +145,15 @@ async fn exchange_code(
     let redirect_uri = form.require("redirect_uri")?;
     let verifier = form.require("code_verifier")?;
     let now = OffsetDateTime::now_utc();
-    let mut tx = state.db.begin_write().await.map_err(|e| OAuthError::server_error(&e))?;
-    let grant = match store::redeem_code(&mut tx, &code_hash, now).await.map_err(|e| OAuthError::server_error(&e))? {
+    let mut tx = state.db.begin_write().await?;
+    let grant = match store::redeem_code(&mut tx, &code_hash, now).await? {
         Redeemed::Fresh(grant) => grant,
         Redeemed::Replayed { family_id } => {
             if let Some(family) = family_id {
-                store::revoke_family(&mut *tx, &family, now).await.map_err(|e| OAuthError::server_error(&e))?;
+                store::revoke_family(&mut *tx, &family, now).await?;
                 tracing::warn!(family_id = %family, "authorization code replayed: its tokens are revoked");
             }
-            tx.commit().await.map_err(|e| OAuthError::server_error(&e))?;
+            tx.commit().await?;
             return Err(OAuthError::invalid_grant("the code was already used"));
         }
         Redeemed::Unknown => return Err(OAuthError::invalid_grant("the code is unknown or expired")),
@@ -168,12 +169,11 @@ async fn exchange_code(
         Ok(())
     };
     if let Err(refused) = checks {
-        tx.commit().await.map_err(|e| OAuthError::server_error(&e))?;
+        tx.commit().await?;
         return Err(refused);
     }
     let user = store::user_by_id(&mut *tx, &grant.user_id)
-        .await
-        .map_err(|e| OAuthError::server_error(&e))?
+        .await?
         .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
     let family = uuid::Uuid::now_v7().to_string();
     let refresh = RefreshGrant {
@@ -185,9 +185,9 @@ async fn exchange_code(
     };
     let issued = issue_for_user(state, &mut tx, client, &user, &refresh, grant.nonce.as_deref()).await?;
     if issued.refresh_token.is_some() {
-        store::link_code_to_family(&mut *tx, &code_hash, &family).await.map_err(|e| OAuthError::server_error(&e))?;
+        store::link_code_to_family(&mut *tx, &code_hash, &family).await?;
     }
-    tx.commit().await.map_err(|e| OAuthError::server_error(&e))?;
+    tx.commit().await?;
     Ok(issued)
 }
 
@@ -200,13 +200,12 @@ async fn refresh(
     allows(client, GrantType::RefreshToken)?;
     let token_hash = secrets::fingerprint(form.require("refresh_token")?);
     let now = OffsetDateTime::now_utc();
-    let mut tx = state.db.begin_write().await.map_err(|e| OAuthError::server_error(&e))?;
-    let grant = match store::use_refresh(&mut tx, &token_hash, now).await.map_err(|e| OAuthError::server_error(&e))? {
+    let mut tx = state.db.begin_write().await?;
+    let grant = match store::use_refresh(&mut tx, &token_hash, now).await? {
         Rotated::Fresh(grant) if grant.client_id == client_id => grant,
         Rotated::Fresh(RefreshGrant { family_id, .. }) | Rotated::Reused { family_id } => {
-            let revoked =
-                store::revoke_family(&mut *tx, &family_id, now).await.map_err(|e| OAuthError::server_error(&e))?;
-            tx.commit().await.map_err(|e| OAuthError::server_error(&e))?;
+            let revoked = store::revoke_family(&mut *tx, &family_id, now).await?;
+            tx.commit().await?;
             tracing::warn!(%family_id, revoked, "refresh token reused or presented by another client: family revoked");
             return Err(OAuthError::invalid_grant("the refresh token was already used; sign in again"));
         }
@@ -220,11 +219,10 @@ async fn refresh(
         grant.scope = narrowed.into_iter().collect::<Vec<_>>().join(" ");
     }
     let user = store::user_by_id(&mut *tx, &grant.user_id)
-        .await
-        .map_err(|e| OAuthError::server_error(&e))?
+        .await?
         .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
     let issued = issue_for_user(state, &mut tx, client, &user, &grant, None).await?;
-    tx.commit().await.map_err(|e| OAuthError::server_error(&e))?;
+    tx.commit().await?;
     Ok(issued)
 }
 
@@ -240,8 +238,7 @@ async fn issue_for_user(
 ) -> Result<TokenResponse, OAuthError> {
     let minter = &state.minter;
     let subject = Subject { id: &user.id, roles: &user.roles };
-    let access_token =
-        minter.access_token(&subject, &grant.client_id, &grant.scope).map_err(|e| OAuthError::server_error(&e))?;
+    let access_token = minter.access_token(&subject, &grant.client_id, &grant.scope)?;
     let scopes: Vec<&str> = grant.scope.split_whitespace().collect();
     let id_token = if scopes.contains(&"openid") {
         let parts = IdTokenParts {
@@ -252,7 +249,7 @@ async fn issue_for_user(
             auth_time: grant.auth_time,
             access_token: &access_token,
         };
-        Some(minter.id_token(parts).map_err(|e| OAuthError::server_error(&e))?)
+        Some(minter.id_token(parts)?)
     } else {
         None
     };
@@ -260,9 +257,7 @@ async fn issue_for_user(
         let token = secrets::generate().map_err(|_| OAuthError::server_error(&"no randomness"))?;
         let now = OffsetDateTime::now_utc();
         let ttl = time::Duration::seconds(i64::try_from(state.settings.refresh_token_ttl_s).unwrap_or(i64::MAX));
-        store::insert_refresh(&mut **tx, &secrets::fingerprint(&token), grant, now, now + ttl)
-            .await
-            .map_err(|e| OAuthError::server_error(&e))?;
+        store::insert_refresh(&mut **tx, &secrets::fingerprint(&token), grant, now, now + ttl).await?;
         Some(token)
     } else {
         None
@@ -290,8 +285,7 @@ fn client_credentials(
         .collect::<Vec<_>>()
         .join(" ");
     let subject = Subject { id: client_id, roles: &client.roles };
-    let access_token =
-        state.minter.access_token(&subject, client_id, &scope).map_err(|e| OAuthError::server_error(&e))?;
+    let access_token = state.minter.access_token(&subject, client_id, &scope)?;
     tracing::info!(client_id, "issued a client credentials token");
     Ok(TokenResponse {
         access_token,
@@ -313,15 +307,11 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
         if token.split('.').count() == 3 && form.get("token_type_hint") != Some("refresh_token") {
             return Err(OAuthError::unsupported_token_type());
         }
-        let owner = store::refresh_owner(state.db.pool(), &secrets::fingerprint(token))
-            .await
-            .map_err(|e| OAuthError::server_error(&e))?;
+        let owner = store::refresh_owner(state.db.pool(), &secrets::fingerprint(token)).await?;
         if let Some((family_id, owner_client)) = owner
             && owner_client == client_id
         {
-            store::revoke_family(state.db.pool(), &family_id, OffsetDateTime::now_utc())
-                .await
-                .map_err(|e| OAuthError::server_error(&e))?;
+            store::revoke_family(state.db.pool(), &family_id, OffsetDateTime::now_utc()).await?;
             tracing::info!(%family_id, "refresh token family revoked on request");
         }
         Ok::<_, OAuthError>(())

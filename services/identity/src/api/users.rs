@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use crate::domain::credentials;
-use crate::store::{self, StoreError, User};
+use crate::store::{self, User};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -113,14 +113,7 @@ async fn register_user(
         return Err(Problem::validation(violations));
     }
     let user = new_customer(&registration.email, registration.password).await.map_err(|e| Problem::internal(&e))?;
-    match store::insert_user(state.db.pool(), &user).await {
-        Ok(()) => {}
-        Err(StoreError::EmailTaken) => {
-            return Err(Problem::new(ProblemKind::Conflict).with_detail("an account with this email address exists"));
-        }
-        Err(StoreError::Database(e)) => return Err(Problem::database(&e)),
-        Err(other) => return Err(Problem::internal(&other)),
-    }
+    store::insert_user(state.db.pool(), &user).await?;
     tracing::info!(user_id = %user.id, "registered");
     Ok((StatusCode::CREATED, Json(UserResponse::from(&user))).into_response())
 }
@@ -140,12 +133,9 @@ async fn get_user(
     Path(id): Path<String>,
 ) -> Result<Json<UserResponse>, Problem> {
     caller.require_owner(&id, Some(roles::ADMIN))?;
-    match store::user_by_id(state.db.pool(), &id).await {
-        Ok(Some(user)) => Ok(Json(UserResponse::from(&user))),
-        Ok(None) => Err(Problem::not_found(format!("no user {id}"))),
-        Err(StoreError::Database(e)) => Err(Problem::database(&e)),
-        Err(other) => Err(Problem::internal(&other)),
-    }
+    let user =
+        store::user_by_id(state.db.pool(), &id).await?.ok_or_else(|| Problem::not_found(format!("no user {id}")))?;
+    Ok(Json(UserResponse::from(&user)))
 }
 
 /// Make a new signing key now; it is published at once and signs after `key_prepublish_s`.
@@ -164,17 +154,13 @@ async fn rotate_keys(Admin(caller): Admin, State(state): State<AppState>) -> Res
 /// OpenID Connect Core §5.3: claims about the signed-in user, for a token with `openid`.
 async fn userinfo(caller: Caller, State(state): State<AppState>) -> Result<Json<Value>, Problem> {
     caller.require_scope("openid")?;
-    match store::user_by_id(state.db.pool(), &caller.subject).await {
-        Ok(Some(user)) => {
-            let mut claims = json!({"sub": user.id, "roles": user.roles});
-            if caller.scopes.contains("email") {
-                claims["email"] = json!(user.email);
-                claims["email_verified"] = json!(false);
-            }
-            Ok(Json(claims))
-        }
-        Ok(None) => Err(Problem::new(ProblemKind::Forbidden).with_detail("the token's subject is not a user")),
-        Err(StoreError::Database(e)) => Err(Problem::database(&e)),
-        Err(other) => Err(Problem::internal(&other)),
+    let user = store::user_by_id(state.db.pool(), &caller.subject)
+        .await?
+        .ok_or_else(|| Problem::new(ProblemKind::Forbidden).with_detail("the token's subject is not a user"))?;
+    let mut claims = json!({"sub": user.id, "roles": user.roles});
+    if caller.scopes.contains("email") {
+        claims["email"] = json!(user.email);
+        claims["email_verified"] = json!(false);
     }
+    Ok(Json(claims))
 }

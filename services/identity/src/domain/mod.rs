@@ -5,4 +5,3 @@ pub mod credentials;
 pub mod keys;
 pub mod lockout;
 pub mod pkce;
-pub mod secrets;

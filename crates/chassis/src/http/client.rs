@@ -1,8 +1,18 @@
-//! Who is on the other end of a request, for rate limits and audit logs.
+//! What a request says about its client: its address (for rate limits and audit logs) and its cookies.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::http::HeaderMap;
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
+}
 
 /// The client's address: the peer itself, unless the peer is a trusted proxy, in which case the
 /// nearest address in `X-Forwarded-For` that is not itself a trusted proxy. Anyone else's
@@ -35,5 +45,15 @@ mod tests {
         assert_eq!(client_ip(from("10.0.0.5"), &headers, &[gateway]), "203.0.113.9".parse::<IpAddr>().unwrap());
         assert_eq!(client_ip(from("198.51.100.1"), &headers, &[gateway]), "198.51.100.1".parse::<IpAddr>().unwrap());
         assert_eq!(client_ip(from("10.0.0.5"), &HeaderMap::new(), &[gateway]), gateway);
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let mut headers = HeaderMap::new();
+        headers.append("cookie", "a=1; session=xyz".parse().unwrap());
+        headers.append("cookie", "sessionx=no".parse().unwrap());
+        assert_eq!(cookie(&headers, "session"), Some("xyz"));
+        assert_eq!(cookie(&headers, "a"), Some("1"));
+        assert_eq!(cookie(&headers, "missing"), None);
     }
 }

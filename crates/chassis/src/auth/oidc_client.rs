@@ -1,5 +1,7 @@
-//! The gateway as an OpenID Connect client of `auth.issuer` (a confidential client when it has a
-//! secret, else a public one relying on PKCE): discovery, code exchange, refresh, revocation.
+//! A client of `auth.issuer`'s OAuth endpoints, confidential when it has a secret (HTTP Basic),
+//! else public (PKCE protects its codes): discovery, the authorization URL, the token endpoint for
+//! every grant, revocation. The gateway signs browsers in with it; `ServiceTokens` gets service
+//! accounts' tokens with it.
 
 use std::time::Duration;
 
@@ -7,6 +9,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::OnceCell;
+
+use super::{AuthSettings, discovery_url};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
@@ -35,25 +39,24 @@ pub struct OidcClient {
     issuer: String,
     client_id: String,
     secret: Option<SecretString>,
-    redirect_uri: String,
     http: reqwest::Client,
+    /// Discovered once; a failed discovery is tried again on the next call.
     endpoints: OnceCell<Endpoints>,
 }
 
+impl std::fmt::Debug for OidcClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcClient").field("issuer", &self.issuer).field("client_id", &self.client_id).finish()
+    }
+}
+
 impl OidcClient {
-    pub fn new(
-        issuer: &str,
-        client_id: &str,
-        secret: Option<SecretString>,
-        redirect_uri: String,
-        timeout: Duration,
-    ) -> Result<Self, reqwest::Error> {
+    pub fn new(settings: &AuthSettings, client_id: &str, secret: Option<SecretString>) -> Result<Self, reqwest::Error> {
         Ok(Self {
-            issuer: issuer.to_owned(),
+            issuer: settings.issuer.clone(),
             client_id: client_id.to_owned(),
             secret,
-            redirect_uri,
-            http: flotilla_chassis::outbound::client(timeout)?,
+            http: crate::outbound::client(Duration::from_millis(settings.http_timeout_ms))?,
             endpoints: OnceCell::new(),
         })
     }
@@ -69,7 +72,7 @@ impl OidcClient {
     async fn endpoints(&self) -> Result<&Endpoints, OidcError> {
         self.endpoints
             .get_or_try_init(|| async {
-                let url = flotilla_chassis::auth::discovery_url(&self.issuer);
+                let url = discovery_url(&self.issuer);
                 let unreachable = |e: reqwest::Error| OidcError::Unreachable(format!("GET {url}: {e}"));
                 let doc: Value =
                     self.http.get(&url).send().await.map_err(unreachable)?.json().await.map_err(unreachable)?;
@@ -85,14 +88,20 @@ impl OidcClient {
             .await
     }
 
-    /// Where to send the browser to sign in.
-    pub async fn authorize_url(&self, state: &str, code_challenge: &str, nonce: &str) -> Result<String, OidcError> {
+    /// Where to send the browser to sign in (code flow, PKCE S256).
+    pub async fn authorize_url(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        code_challenge: &str,
+        nonce: &str,
+    ) -> Result<String, OidcError> {
         let endpoints = self.endpoints().await?;
         let mut url = url::Url::parse(&endpoints.authorization).map_err(|e| OidcError::Unreachable(e.to_string()))?;
         url.query_pairs_mut()
             .append_pair("response_type", "code")
             .append_pair("client_id", &self.client_id)
-            .append_pair("redirect_uri", &self.redirect_uri)
+            .append_pair("redirect_uri", redirect_uri)
             .append_pair("scope", "openid email offline_access")
             .append_pair("state", state)
             .append_pair("nonce", nonce)
@@ -101,11 +110,11 @@ impl OidcClient {
         Ok(url.into())
     }
 
-    pub async fn exchange(&self, code: &str, code_verifier: &str) -> Result<TokenSet, OidcError> {
+    pub async fn exchange(&self, code: &str, code_verifier: &str, redirect_uri: &str) -> Result<TokenSet, OidcError> {
         let form = [
             ("grant_type", "authorization_code"),
             ("code", code),
-            ("redirect_uri", self.redirect_uri.as_str()),
+            ("redirect_uri", redirect_uri),
             ("code_verifier", code_verifier),
         ];
         self.token_request(&form).await
@@ -136,7 +145,8 @@ impl OidcClient {
         }
     }
 
-    async fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenSet, OidcError> {
+    /// A token endpoint request for any grant, with this client's authentication.
+    pub async fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenSet, OidcError> {
         let endpoints = self.endpoints().await?;
         let response = self
             .authenticated(self.http.post(&endpoints.token), form)

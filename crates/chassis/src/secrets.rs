@@ -1,4 +1,5 @@
-//! Random bearer secrets (codes, refresh tokens, CSRF values) and how they are stored: hashed.
+//! Random bearer secrets (codes, refresh tokens, session ids, CSRF values) and how they are kept:
+//! only their SHA-256, so that a leaked table grants nothing.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -12,7 +13,7 @@ pub fn generate() -> Result<String, ring::error::Unspecified> {
     Ok(B64.encode(bytes))
 }
 
-/// What the database keeps instead of the secret: its SHA-256, base64url.
+/// What a database keeps instead of the secret: its SHA-256, base64url.
 pub fn fingerprint(secret: &str) -> String {
     B64.encode(Sha256::digest(secret.as_bytes()))
 }
@@ -21,4 +22,19 @@ pub fn fingerprint(secret: &str) -> String {
 /// attacker can neither choose nor learn from the time it takes.
 pub fn same(presented: &str, expected: &str) -> bool {
     Sha256::digest(presented.as_bytes()) == Sha256::digest(expected.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_long_distinct_and_kept_as_digests() {
+        let (a, b) = (generate().unwrap(), generate().unwrap());
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+        assert_ne!(fingerprint(&a), a);
+        assert_eq!(fingerprint(&a), fingerprint(&a));
+        assert!(same(&a, &a.clone()) && !same(&a, &b));
+    }
 }
