@@ -153,6 +153,24 @@ pub async fn spawn(definition: &'static ServiceDefinition, backend: Backend, set
     start(definition, config, database, issuer).await
 }
 
+/// Asserts that `docs/api/<service>.openapi.json` is the document `app` serves; with
+/// `UPDATE_CONTRACTS=1` it rewrites the file first, for a reviewed change to be committed.
+pub async fn assert_committed_openapi(app: &TestApp) {
+    let name = app.definition.name;
+    let committed = format!("{}/../../docs/api/{name}.openapi.json", env!("CARGO_MANIFEST_DIR"));
+    let served: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(served["openapi"], "3.1.0");
+    let served = format!("{}\n", serde_json::to_string_pretty(&served).unwrap());
+    if std::env::var_os("UPDATE_CONTRACTS").is_some() {
+        std::fs::write(&committed, &served).unwrap();
+    }
+    assert!(
+        std::fs::read_to_string(&committed).unwrap_or_default() == served,
+        "docs/api/{name}.openapi.json differs from the API the code serves; review the change, then run \
+         `UPDATE_CONTRACTS=1 cargo test -p flotilla-{name} --test component contract` and commit the file"
+    );
+}
+
 /// A port that was free a moment ago, for a service that must know its address before it
 /// starts (an issuer names itself in its tokens).
 pub fn free_port() -> u16 {

@@ -3,24 +3,11 @@ use serde_json::Value;
 
 use crate::support::*;
 
-const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api/catalog.openapi.json");
-
 /// The committed OpenAPI document is what the code serves. `UPDATE_CONTRACTS=1` rewrites it.
 #[tokio::test]
 async fn the_committed_openapi_document_matches_the_code() {
     let app = catalog(Backend::Sqlite).await;
-    let served: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(served["openapi"], "3.1.0");
-    let served = format!("{}\n", serde_json::to_string_pretty(&served).unwrap());
-    if std::env::var_os("UPDATE_CONTRACTS").is_some() {
-        std::fs::write(COMMITTED, &served).unwrap();
-    }
-    let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
-    assert!(
-        committed == served,
-        "docs/api/catalog.openapi.json differs from the API the code serves; review the change, then run \
-         `UPDATE_CONTRACTS=1 cargo test -p flotilla-catalog --test component contract` and commit the file"
-    );
+    flotilla_testkit::assert_committed_openapi(&app).await;
     app.stop().await;
 }
 

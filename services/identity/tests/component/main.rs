@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod clients;
+mod contract;
 mod flow;
 mod keys;
 mod matrix;
