@@ -174,6 +174,13 @@ impl Problem {
     }
 }
 
+/// So that handlers can write `?` on their queries.
+impl From<sqlx::Error> for Problem {
+    fn from(error: sqlx::Error) -> Self {
+        Self::database(&error)
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status();

@@ -1,5 +1,6 @@
 //! One AsyncAPI 3.0 document for the whole system: a channel per message type (the NATS subject is
-//! the CloudEvents type), who sends on it and who receives from it.
+//! the CloudEvents type, or for a reply the type plus `.to.<recipient>`), who sends on it and who
+//! receives from it, and which replies answer each command.
 
 use serde_json::{Map, Value, json};
 
@@ -22,29 +23,45 @@ pub fn document(messages: &[MessageInfo]) -> Value {
                 "headers": headers_schema(),
                 "payload": info.schema,
                 "correlationId": { "location": "$message.header#/ce-correlationid" },
+                "x-flotilla-kind": info.kind.as_str(),
             }),
         );
-        channels.insert(
-            key.into(),
-            json!({
-                "address": key,
-                "title": key,
-                "messages": { key: { "$ref": format!("#/components/messages/{key}") } },
-            }),
-        );
+        let mut channel = json!({
+            "address": key,
+            "title": key,
+            "messages": { key: { "$ref": format!("#/components/messages/{key}") } },
+        });
+        if info.kind.is_addressed() {
+            // A reply travels to the one service that sent the command, in its own channel.
+            channel["address"] = json!(crate::address(key, Some("{recipient}")));
+            channel["parameters"] =
+                json!({ "recipient": { "description": "The service the message is addressed to." } });
+        }
+        channels.insert(key.into(), channel);
         let channel_ref = json!({ "$ref": format!("#/channels/{key}") });
         let message_ref = json!([{ "$ref": format!("#/channels/{key}/messages/{key}") }]);
-        operations.insert(
-            format!("{}.send.{key}", info.publisher),
-            json!({
+        for sender in &info.senders {
+            let mut operation = json!({
                 "action": "send",
                 "channel": channel_ref,
                 "messages": message_ref,
-                "summary": format!("{} publishes {key} through its outbox.", info.publisher),
-                "x-flotilla-service": info.publisher,
-            }),
-        );
-        for consumer in info.consumers {
+                "summary": format!("{sender} sends {key} through its outbox."),
+                "x-flotilla-service": sender,
+            });
+            let replies: Vec<&MessageInfo> =
+                messages.iter().filter(|reply| reply.answers == Some(info.message_type)).collect();
+            if !replies.is_empty() {
+                operation["reply"] = json!({
+                    "channel": { "$ref": format!("#/channels/{}", replies[0].message_type) },
+                    "messages": replies
+                        .iter()
+                        .map(|r| json!({ "$ref": format!("#/channels/{0}/messages/{0}", r.message_type) }))
+                        .collect::<Vec<_>>(),
+                });
+            }
+            operations.insert(format!("{sender}.send.{key}"), operation);
+        }
+        for consumer in &info.receivers {
             let service = consumer.split('.').next().unwrap_or(consumer);
             operations.insert(
                 format!("{consumer}.receive.{key}"),
@@ -99,7 +116,8 @@ fn headers_schema() -> Value {
             "ce-traceparent": text("W3C trace context of the change that caused the message."),
             "ce-tracestate": text("W3C trace state, passed through."),
             "ce-correlationid": text("Ties together every message of one business flow."),
-            "ce-causationid": text("The id of the message or request that caused this one."),
+            "ce-causationid": text("The id of the message or request that caused this one; a reply's is its command's id."),
+            "ce-recipient": text("For a reply or a timer: the one service it is addressed to."),
         },
     })
 }

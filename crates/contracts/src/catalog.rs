@@ -9,13 +9,11 @@ use uuid::Uuid;
 
 use crate::{Message, MessageInfo};
 
-const PUBLISHER: &str = "catalog";
-
 pub(crate) const MESSAGES: &[fn() -> MessageInfo] = &[
-    || MessageInfo::of::<ProductCreatedV1>(PUBLISHER, &[]),
-    || MessageInfo::of::<ProductUpdatedV1>(PUBLISHER, &[]),
-    || MessageInfo::of::<ProductPriceChangedV1>(PUBLISHER, &[]),
-    || MessageInfo::of::<ProductDeletedV1>(PUBLISHER, &[]),
+    || MessageInfo::event::<ProductCreatedV1>(&[]),
+    || MessageInfo::event::<ProductUpdatedV1>(&[]),
+    || MessageInfo::event::<ProductPriceChangedV1>(&[]),
+    || MessageInfo::event::<ProductDeletedV1>(&[]),
 ];
 
 /// An amount in the currency's minor unit (cents for EUR), so that no float ever holds money.

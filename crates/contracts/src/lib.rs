@@ -10,9 +10,9 @@ pub mod asyncapi;
 pub mod catalog;
 mod message;
 
-pub use message::{Message, MessageInfo, schema_of};
+pub use message::{Message, MessageInfo, MessageKind, address, schema_of};
 
-/// Every message in the system, with who publishes and who consumes it.
+/// Every message that crosses a service boundary, with who sends and who receives it.
 pub fn registry() -> Vec<MessageInfo> {
     catalog::MESSAGES.iter().map(|describe| describe()).collect()
 }

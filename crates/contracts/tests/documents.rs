@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use flotilla_contracts::{MessageInfo, asyncapi, registry};
+use flotilla_contracts::{MessageInfo, MessageKind, asyncapi, registry};
 
 fn docs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/events")
@@ -43,12 +43,28 @@ fn message_types_follow_the_naming_rule() {
         assert!(kebab(parts[1]) && kebab(parts[2]), "{}: context and name are kebab-case", info.message_type);
         let major = parts[3].strip_prefix('v').and_then(|v| v.parse::<u32>().ok());
         assert!(major.is_some_and(|m| m >= 1), "{}: the last segment is v<major>", info.message_type);
-        assert_eq!(
-            info.context(),
-            info.publisher,
-            "{}: a context's messages are published by its owner",
-            info.message_type
-        );
+        assert_eq!(info.owner, info.context(), "{}: the owner is the type's context", info.message_type);
+        match info.kind {
+            MessageKind::Event | MessageKind::Reply => assert_eq!(
+                info.senders,
+                [info.owner],
+                "{}: events and replies are sent by their owner only",
+                info.message_type
+            ),
+            MessageKind::Command => assert!(
+                info.receivers.iter().all(|r| r.split('.').next() == Some(info.owner)),
+                "{}: a command is received by its owner only",
+                info.message_type
+            ),
+            MessageKind::Timer => panic!("{}: timers are private to a service", info.message_type),
+        }
+        if let Some(command) = info.answers {
+            assert!(
+                flotilla_contracts::find(command).is_some_and(|c| c.kind == MessageKind::Command),
+                "{}: answers {command}, which is not a registered command",
+                info.message_type
+            );
+        }
         assert!(seen.insert(info.message_type), "{} is registered twice", info.message_type);
     }
 }

@@ -13,12 +13,10 @@ use flotilla_chassis::Config;
 use flotilla_chassis::db::Database;
 use flotilla_contracts::Message;
 use flotilla_contracts::catalog::ProductDeletedV1;
-use flotilla_messaging::bus::BoxFuture;
 use flotilla_messaging::consumer::{ConsumerRuntime, RetryPolicy};
 use flotilla_messaging::dead_letters;
 use flotilla_messaging::settings::BusSettings;
-use flotilla_messaging::{Consumer, Envelope, Handle, HandlerError, RawMessage};
-use sqlx::AnyConnection;
+use flotilla_messaging::{Consumer, Envelope, HandlerError, Outbox, RawMessage, UnitOfWork};
 use tokio_util::sync::CancellationToken;
 
 fn dlq(data_dir: &Path, args: &[&str]) -> Output {
@@ -38,27 +36,23 @@ fn stdout(output: &Output) -> String {
 }
 
 /// Rejects every message until fixed.
-#[derive(Clone, Default)]
-struct Handler {
-    fixed: Arc<AtomicBool>,
-    handled: Arc<AtomicUsize>,
+#[derive(Default)]
+struct Warehouse {
+    fixed: AtomicBool,
+    handled: AtomicUsize,
 }
 
-impl Handle<ProductDeletedV1> for Handler {
-    fn handle<'a>(
-        &'a self,
-        _message: ProductDeletedV1,
-        _envelope: &'a Envelope,
-        _conn: &'a mut AnyConnection,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            if !self.fixed.load(Ordering::SeqCst) {
-                return Err(HandlerError::Permanent("no warehouse knows this SKU".into()));
-            }
-            self.handled.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        })
+async fn handle(
+    warehouse: &Warehouse,
+    _: ProductDeletedV1,
+    _: &Envelope,
+    _: &mut UnitOfWork,
+) -> Result<(), HandlerError> {
+    if !warehouse.fixed.load(Ordering::SeqCst) {
+        return Err(HandlerError::Permanent("no warehouse knows this SKU".into()));
     }
+    warehouse.handled.fetch_add(1, Ordering::SeqCst);
+    Ok(())
 }
 
 async fn until<F: AsyncFn() -> bool>(what: &str, condition: F) {
@@ -84,11 +78,11 @@ async fn list_show_replay_and_discard_a_real_dead_letter() {
     let config = Config::defaults().unwrap().set("data_dir", dir.path()).unwrap();
     let db = Database::connect("catalog", &config.settings.database, dir.path()).await.unwrap();
     let bus = flotilla_messaging::service::connect(&BusSettings::default(), dir.path(), "test").await.unwrap();
-    let handler = Handler::default();
-    let consumer = Consumer::new("catalog", "dlq-test").on::<ProductDeletedV1, _>(handler.clone());
+    let handler = Arc::new(Warehouse::default());
+    let consumer = Consumer::new("catalog", "dlq-test").on_with(handler.clone(), handle);
     let retry = RetryPolicy { max_attempts: 3, base: Duration::from_millis(50), max: Duration::from_millis(100) };
     let stopping = CancellationToken::new();
-    let runtime = ConsumerRuntime::new(consumer, db.clone(), retry, Duration::from_secs(5));
+    let runtime = ConsumerRuntime::new(consumer, db.clone(), Outbox::new("catalog"), retry, Duration::from_secs(5));
     let running = tokio::spawn(runtime.run(bus.clone(), stopping.clone()));
 
     let publish = async |sku: &str| {
@@ -96,7 +90,7 @@ async fn list_show_replay_and_discard_a_real_dead_letter() {
         let envelope = Envelope::new("catalog", &event).unwrap();
         let message = RawMessage {
             id: envelope.id.to_string(),
-            message_type: ProductDeletedV1::TYPE.into(),
+            address: ProductDeletedV1::TYPE.into(),
             headers: envelope.headers(),
             payload: envelope.data,
         };

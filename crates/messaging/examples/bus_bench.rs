@@ -17,37 +17,29 @@ use std::time::{Duration, Instant};
 
 use flotilla_chassis::db::{Database, MigrationFile};
 use flotilla_contracts::catalog::{Money, ProductDeletedV1, ProductPriceChangedV1};
-use flotilla_messaging::bus::BoxFuture;
 use flotilla_messaging::consumer::{ConsumerRuntime, RetryPolicy};
 use flotilla_messaging::relay::Relay;
 use flotilla_messaging::settings::BusSettings;
-use flotilla_messaging::{Consumer, Envelope, Handle, HandlerError, Outbox};
+use flotilla_messaging::{Consumer, Envelope, HandlerError, Outbox, UnitOfWork};
 use flotilla_testkit::{Backend, NatsServer, TestDatabase};
 use hdrhistogram::Histogram;
-use sqlx::AnyConnection;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 const MIGRATIONS: &[MigrationFile] = &[flotilla_messaging::outbox::migration(1)];
 const BATCH: usize = 256;
 
-#[derive(Clone)]
-struct Lag(Arc<Mutex<Histogram<u64>>>);
-
-impl Handle<ProductPriceChangedV1> for Lag {
-    fn handle<'a>(
-        &'a self,
-        _message: ProductPriceChangedV1,
-        envelope: &'a Envelope,
-        _conn: &'a mut AnyConnection,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            let lag = OffsetDateTime::now_utc() - envelope.time;
-            let micros = u64::try_from(lag.whole_microseconds()).unwrap_or(0).max(1);
-            self.0.lock().unwrap().record(micros).unwrap();
-            Ok(())
-        })
-    }
+/// Records commit-to-consume latency.
+async fn record_lag(
+    lags: &Mutex<Histogram<u64>>,
+    _: ProductPriceChangedV1,
+    envelope: &Envelope,
+    _: &mut UnitOfWork,
+) -> Result<(), HandlerError> {
+    let lag = OffsetDateTime::now_utc() - envelope.time;
+    let micros = u64::try_from(lag.whole_microseconds()).unwrap_or(0).max(1);
+    lags.lock().unwrap().record(micros).unwrap();
+    Ok(())
 }
 
 fn event(n: usize) -> ProductDeletedV1 {
@@ -102,11 +94,11 @@ async fn main() {
 
     // Relay throughput: fill the outbox (not timed), then drain it.
     let outbox = Outbox::new("bench");
-    let mut tx = db.begin_write().await.unwrap();
+    let mut work = UnitOfWork::begin(&db, &outbox).await.unwrap();
     for n in 0..messages {
-        outbox.add(&mut tx, &event(n)).await.unwrap();
+        work.publish(&event(n)).await.unwrap();
     }
-    tx.commit().await.unwrap();
+    work.commit().await.unwrap();
     let stopping = CancellationToken::new();
     let relay = Relay::new("bench", db.clone(), bus.clone(), settings.relay_options(), &outbox);
     let relay_started = Instant::now();
@@ -121,24 +113,23 @@ async fn main() {
     let relay_rate = messages as f64 / relay_started.elapsed().as_secs_f64();
 
     // Commit-to-consume latency at a steady rate.
-    let lag = Lag(Arc::new(Mutex::new(histogram())));
-    let consumer = Consumer::new("bench", "lag").on::<ProductPriceChangedV1, _>(lag.clone());
+    let lags = Arc::new(Mutex::new(histogram()));
+    let consumer = Consumer::new("bench", "lag").on_with(lags.clone(), record_lag);
     let retry = RetryPolicy { max_attempts: 5, base: Duration::from_millis(100), max: Duration::from_secs(1) };
-    let runtime = ConsumerRuntime::new(consumer, db.clone(), retry, Duration::from_secs(30));
+    let runtime = ConsumerRuntime::new(consumer, db.clone(), outbox.clone(), retry, Duration::from_secs(30));
     tokio::spawn(runtime.run(bus.clone(), stopping.clone()));
     let samples = (rate * 10) as usize;
     let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
     for n in 0..samples {
         tick.tick().await;
-        let mut tx = db.begin_write().await.unwrap();
-        outbox.add(&mut tx, &price_changed(n)).await.unwrap();
-        tx.commit().await.unwrap();
-        outbox.committed();
+        let mut work = UnitOfWork::begin(&db, &outbox).await.unwrap();
+        work.publish(&price_changed(n)).await.unwrap();
+        work.commit().await.unwrap();
     }
-    while lag.0.lock().unwrap().len() < samples as u64 {
+    while lags.lock().unwrap().len() < samples as u64 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let ours = lag.0.lock().unwrap().clone();
+    let ours = lags.lock().unwrap().clone();
     let raw = match &nats {
         Some(nats) => raw_jetstream_latency(&nats.url(), samples, rate).await,
         None => raw_sqlite_commit_latency(&data_dir.join("raw.db"), samples, rate).await,

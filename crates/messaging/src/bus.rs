@@ -9,12 +9,14 @@ use crate::envelope::Headers;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A message as the bus stores it: the routing subject (the CloudEvents type), headers and body.
+/// A message as the bus stores it: where it goes, headers and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawMessage {
     /// The broker's de-duplication key: the CloudEvents id.
     pub id: String,
-    pub message_type: String,
+    /// The routing subject: the CloudEvents type, plus `.to.<service>` for a message addressed to
+    /// one service ([`flotilla_contracts::address`]). Its context segment names the stream.
+    pub address: String,
     pub headers: Headers,
     pub payload: Vec<u8>,
 }
@@ -35,7 +37,8 @@ pub enum BusError {
 pub struct ConsumerSpec {
     /// `<service>.<consumer>`; replicas with the same name share the work.
     pub name: String,
-    pub message_types: Vec<String>,
+    /// The addresses it reads (see [`RawMessage::address`]).
+    pub addresses: Vec<String>,
     pub ack_wait: Duration,
 }
 

@@ -1,5 +1,6 @@
 //! Consumers: a durable subscription, and a runtime that hands each message to its typed handler
-//! inside one database transaction together with an inbox record of the message id.
+//! inside one unit of work together with an inbox record of the message id, so that what the
+//! handler changes and emits commits with that record or not at all.
 //!
 //! The runtime decides every delivery's fate: handled or a duplicate (acknowledged), failed for
 //! now (redelivered with exponential backoff and jitter), or given up on (dead letters: a message
@@ -7,6 +8,7 @@
 //! stops the consumer, and nothing is dropped without a dead letter.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +16,6 @@ use flotilla_chassis::db::{Database, timestamp};
 use flotilla_chassis::telemetry::causality::Causality;
 use flotilla_chassis::telemetry::trace_context::TraceContext;
 use flotilla_contracts::Message;
-use sqlx::AnyConnection;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -23,6 +24,8 @@ use crate::bus::{BoxFuture, Bus, ConsumerSpec, Delivery, RawMessage, Settle};
 use crate::dead_letters::{self, DeadLetterReason, Failure};
 use crate::envelope::{DecodeError, Envelope};
 use crate::metrics::ConsumerLabels;
+use crate::outbox::{Outbox, OutboxError};
+use crate::unit_of_work::UnitOfWork;
 
 /// Why a handler did not apply a message.
 #[derive(Debug, thiserror::Error)]
@@ -41,59 +44,110 @@ impl From<sqlx::Error> for HandlerError {
     }
 }
 
-/// Applies one message type. Runs inside the consumer's transaction: every write goes through
-/// `conn`, so that it commits together with the inbox record, or not at all.
-pub trait Handle<M: Message>: Send + Sync + 'static {
-    fn handle<'a>(
-        &'a self,
-        message: M,
-        envelope: &'a Envelope,
-        conn: &'a mut AnyConnection,
-    ) -> BoxFuture<'a, Result<(), HandlerError>>;
-}
-
-/// A handler with its message type erased, so that one consumer can route several types.
-trait Route: Send + Sync {
-    fn route<'a>(
-        &'a self,
-        envelope: &'a Envelope,
-        conn: &'a mut AnyConnection,
-    ) -> BoxFuture<'a, Result<Result<(), HandlerError>, DecodeError>>;
-}
-
-struct Typed<M, H> {
-    handler: H,
-    _message: std::marker::PhantomData<fn() -> M>,
-}
-
-impl<M: Message, H: Handle<M>> Route for Typed<M, H> {
-    fn route<'a>(
-        &'a self,
-        envelope: &'a Envelope,
-        conn: &'a mut AnyConnection,
-    ) -> BoxFuture<'a, Result<Result<(), HandlerError>, DecodeError>> {
-        Box::pin(async move {
-            let message = envelope.decode::<M>()?;
-            Ok(self.handler.handle(message, envelope, conn).await)
-        })
+impl From<OutboxError> for HandlerError {
+    fn from(error: OutboxError) -> Self {
+        match error {
+            OutboxError::Database(error) => error.into(),
+            // The same message would fail to encode every time.
+            OutboxError::Encode(error) => Self::Permanent(format!("cannot encode a message to emit: {error}")),
+        }
     }
 }
+
+/// A message handler that needs no state of its own: any
+/// `async fn(M, &Envelope, &mut UnitOfWork) -> Result<(), HandlerError>`, or an async closure of
+/// that shape. It runs inside the consumer's unit of work: every write and every message it emits
+/// goes through `work`, so that it commits together with the inbox record, or not at all.
+pub trait Handler<'a, M>: Send + Sync + 'static {
+    type Future: Future<Output = Result<(), HandlerError>> + Send + 'a;
+    fn call(&self, message: M, envelope: &'a Envelope, work: &'a mut UnitOfWork) -> Self::Future;
+}
+
+impl<'a, M, F, Fut> Handler<'a, M> for F
+where
+    F: Fn(M, &'a Envelope, &'a mut UnitOfWork) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandlerError>> + Send + 'a,
+{
+    type Future = Fut;
+    fn call(&self, message: M, envelope: &'a Envelope, work: &'a mut UnitOfWork) -> Fut {
+        self(message, envelope, work)
+    }
+}
+
+/// A handler with state shared by its deliveries (settings, a client):
+/// `async fn(&S, M, &Envelope, &mut UnitOfWork) -> Result<(), HandlerError>`.
+pub trait StatefulHandler<'a, S: 'a, M>: Send + Sync + 'static {
+    type Future: Future<Output = Result<(), HandlerError>> + Send + 'a;
+    fn call(&self, state: &'a S, message: M, envelope: &'a Envelope, work: &'a mut UnitOfWork) -> Self::Future;
+}
+
+impl<'a, S: 'a, M, F, Fut> StatefulHandler<'a, S, M> for F
+where
+    F: Fn(&'a S, M, &'a Envelope, &'a mut UnitOfWork) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandlerError>> + Send + 'a,
+{
+    type Future = Fut;
+    fn call(&self, state: &'a S, message: M, envelope: &'a Envelope, work: &'a mut UnitOfWork) -> Fut {
+        self(state, message, envelope, work)
+    }
+}
+
+/// What a route makes of a delivery: not decodable as its type, or the handler's result.
+type Routed = Result<Result<(), HandlerError>, DecodeError>;
+
+/// A handler with its message type erased, so that one consumer can route several types.
+type Route = Arc<dyn for<'a> Fn(&'a Envelope, &'a mut UnitOfWork) -> BoxFuture<'a, Routed> + Send + Sync>;
 
 /// A named consumer and the message types it handles.
 pub struct Consumer {
     service: &'static str,
     name: String,
-    routes: HashMap<&'static str, Arc<dyn Route>>,
+    routes: HashMap<&'static str, Route>,
+    addresses: Vec<String>,
 }
 
 impl Consumer {
     /// `name` is unique within the service; the durable name is `<service>.<name>`.
     pub fn new(service: &'static str, name: &str) -> Self {
-        Self { service, name: format!("{service}.{name}"), routes: HashMap::new() }
+        Self { service, name: format!("{service}.{name}"), routes: HashMap::new(), addresses: Vec::new() }
     }
 
-    pub fn on<M: Message, H: Handle<M>>(mut self, handler: H) -> Self {
-        self.routes.insert(M::TYPE, Arc::new(Typed { handler, _message: std::marker::PhantomData }));
+    /// Handles `M` with `handler`. Events and commands are received by type; replies and timers
+    /// only when addressed to this service.
+    pub fn on<M: Message, H: for<'a> Handler<'a, M>>(self, handler: H) -> Self {
+        let handler = Arc::new(handler);
+        self.route::<M>(Arc::new(move |envelope, work| {
+            let handler = Arc::clone(&handler);
+            Box::pin(async move {
+                let message = envelope.decode::<M>()?;
+                Ok(handler.call(message, envelope, work).await)
+            })
+        }))
+    }
+
+    /// Handles `M` with `handler`, which is given `state` with every delivery.
+    pub fn on_with<S, M, H>(self, state: Arc<S>, handler: H) -> Self
+    where
+        S: Send + Sync + 'static,
+        M: Message,
+        H: for<'a> StatefulHandler<'a, S, M>,
+    {
+        let handler = Arc::new(handler);
+        self.route::<M>(Arc::new(move |envelope, work| {
+            let (handler, state) = (Arc::clone(&handler), Arc::clone(&state));
+            Box::pin(async move {
+                let message = envelope.decode::<M>()?;
+                Ok(handler.call(&state, message, envelope, work).await)
+            })
+        }))
+    }
+
+    fn route<M: Message>(mut self, route: Route) -> Self {
+        let recipient = M::KIND.is_addressed().then_some(self.service);
+        self.routes.insert(M::TYPE, route);
+        self.addresses.push(flotilla_contracts::address(M::TYPE, recipient));
+        self.addresses.sort();
+        self.addresses.dedup();
         self
     }
 
@@ -101,10 +155,9 @@ impl Consumer {
         &self.name
     }
 
-    pub fn message_types(&self) -> Vec<String> {
-        let mut types: Vec<String> = self.routes.keys().map(|t| (*t).to_owned()).collect();
-        types.sort();
-        types
+    /// What it subscribes to (see [`crate::RawMessage::address`]).
+    pub fn addresses(&self) -> &[String] {
+        &self.addresses
     }
 }
 
@@ -148,13 +201,14 @@ pub struct ConsumerRuntime {
 struct RuntimeInner {
     consumer: Consumer,
     db: Database,
+    outbox: Outbox,
     retry: RetryPolicy,
     ack_wait: Duration,
 }
 
 impl ConsumerRuntime {
-    pub fn new(consumer: Consumer, db: Database, retry: RetryPolicy, ack_wait: Duration) -> Self {
-        Self { inner: Arc::new(RuntimeInner { consumer, db, retry, ack_wait }) }
+    pub fn new(consumer: Consumer, db: Database, outbox: Outbox, retry: RetryPolicy, ack_wait: Duration) -> Self {
+        Self { inner: Arc::new(RuntimeInner { consumer, db, outbox, retry, ack_wait }) }
     }
 
     pub fn name(&self) -> &str {
@@ -164,7 +218,7 @@ impl ConsumerRuntime {
     pub fn spec(&self) -> ConsumerSpec {
         ConsumerSpec {
             name: self.inner.consumer.name.clone(),
-            message_types: self.inner.consumer.message_types(),
+            addresses: self.inner.consumer.addresses.clone(),
             ack_wait: self.inner.ack_wait,
         }
     }
@@ -232,7 +286,7 @@ impl ConsumerRuntime {
         let labels = ConsumerLabels {
             service: self.inner.consumer.service,
             consumer: self.inner.consumer.name.clone(),
-            message_type: message.message_type.clone(),
+            message_type: message.headers.get("ce-type").unwrap_or(&message.address).clone(),
         };
         if attempt > retry.max_attempts {
             // Only a handler that died without settling gets here: the last attempt never reported.
@@ -321,7 +375,7 @@ impl ConsumerRuntime {
             message_type: envelope.message_type.clone(),
         };
         let started = Instant::now();
-        let outcome = causality.scope(self.apply(route.as_ref(), &envelope)).instrument(span.clone()).await;
+        let outcome = causality.scope(self.apply(&route, &envelope)).instrument(span.clone()).await;
         let lag = (OffsetDateTime::now_utc() - envelope.time).try_into().unwrap_or_default();
         match &outcome {
             Outcome::Handled => labels.consumed("handled", started.elapsed(), lag),
@@ -333,9 +387,9 @@ impl ConsumerRuntime {
         outcome
     }
 
-    async fn apply(&self, route: &dyn Route, envelope: &Envelope) -> Outcome {
-        let mut tx = match self.inner.db.begin_write().await {
-            Ok(tx) => tx,
+    async fn apply(&self, route: &Route, envelope: &Envelope) -> Outcome {
+        let mut work = match UnitOfWork::begin(&self.inner.db, &self.inner.outbox).await {
+            Ok(work) => work,
             Err(error) => return Outcome::Failed(error.into()),
         };
         let first_time = sqlx::query(
@@ -345,25 +399,25 @@ impl ConsumerRuntime {
         .bind(self.name())
         .bind(envelope.id.to_string())
         .bind(timestamp(OffsetDateTime::now_utc()))
-        .execute(&mut *tx)
+        .execute(&mut *work)
         .await;
         match first_time {
             Ok(done) if done.rows_affected() == 0 => return Outcome::Duplicate,
             Ok(_) => {}
             Err(error) => return Outcome::Failed(error.into()),
         }
-        match route.route(envelope, &mut tx).await {
+        match route(envelope, &mut work).await {
             Err(error) => Outcome::Undecodable(error),
             Ok(Err(error)) => Outcome::Failed(error),
             Ok(Ok(())) => {
                 let cleared = sqlx::query("DELETE FROM consumer_failures WHERE consumer = $1 AND message_id = $2")
                     .bind(self.name())
                     .bind(envelope.id.to_string())
-                    .execute(&mut *tx)
+                    .execute(&mut *work)
                     .await;
                 match cleared {
                     Err(error) => Outcome::Failed(error.into()),
-                    Ok(_) => match tx.commit().await {
+                    Ok(_) => match work.commit().await {
                         Ok(()) => Outcome::Handled,
                         Err(error) => Outcome::Failed(error.into()),
                     },

@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::bus::RawMessage;
-use crate::envelope::Headers;
+use crate::envelope::{Headers, address_of};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeadLetterReason {
@@ -146,7 +146,7 @@ pub(crate) async fn bury(
     .bind(id.to_string())
     .bind(consumer)
     .bind(&message.id)
-    .bind(&message.message_type)
+    .bind(message.headers.get("ce-type").unwrap_or(&message.address))
     .bind(headers)
     .bind(BASE64.encode(&message.payload))
     .bind(reason.as_str())
@@ -183,13 +183,15 @@ pub(crate) async fn take_replay_requests(db: &Database, consumer: &str) -> Resul
     rows.iter()
         .map(|row| {
             let headers: String = row.try_get("headers")?;
+            let headers: Headers = serde_json::from_str(&headers).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
             let payload: String = row.try_get("payload_base64")?;
+            let message_type: String = row.try_get("message_type")?;
             Ok(ReplayRequest {
                 id: row.try_get("id")?,
                 message: RawMessage {
                     id: row.try_get("message_id")?,
-                    message_type: row.try_get("message_type")?,
-                    headers: serde_json::from_str(&headers).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                    address: address_of(&headers).unwrap_or(message_type),
+                    headers,
                     payload: BASE64.decode(payload).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                 },
             })

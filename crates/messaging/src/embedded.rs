@@ -18,6 +18,8 @@ use crate::bus::{Acknowledge, BoxFuture, Bus, BusError, ConsumerSpec, Delivery, 
 use crate::clock::{millis, now_ms};
 use crate::envelope::{Headers, context_of};
 
+// `messages.message_type` holds the message's address (its type, or `<type>.to.<service>` for one
+// addressed to a service): the name predates addressed messages and logs already exist with it.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -134,8 +136,8 @@ impl Bus for EmbeddedBus {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (message_id) DO NOTHING",
                 )
                 .bind(&message.id)
-                .bind(context_of(&message.message_type))
-                .bind(&message.message_type)
+                .bind(context_of(&message.address))
+                .bind(&message.address)
                 .bind(headers)
                 .bind(&message.payload)
                 .bind(stored_at)
@@ -151,7 +153,7 @@ impl Bus for EmbeddedBus {
 
     fn subscribe<'a>(&'a self, spec: &'a ConsumerSpec) -> BoxFuture<'a, Result<Box<dyn Subscription>, BusError>> {
         Box::pin(async move {
-            if spec.message_types.is_empty() {
+            if spec.addresses.is_empty() {
                 return Err(BusError::Rejected(format!("consumer {} subscribes to no message type", spec.name)));
             }
             // A new consumer starts at the beginning of the log, as a JetStream durable does.
@@ -247,8 +249,8 @@ impl EmbeddedSubscription {
             let mut query = QueryBuilder::<Sqlite>::new("SELECT seq FROM messages WHERE seq >= ");
             query.push_bind(next_seq).push(" AND message_type IN (");
             let mut types = query.separated(", ");
-            for message_type in &self.spec.message_types {
-                types.push_bind(message_type);
+            for address in &self.spec.addresses {
+                types.push_bind(address);
             }
             query.push(") ORDER BY seq LIMIT ").push_bind(room);
             let fresh: Vec<i64> = query.build_query_scalar().fetch_all(&mut *tx).await.map_err(sql_error)?;
@@ -296,7 +298,7 @@ impl EmbeddedSubscription {
             deliveries.push(Delivery {
                 message: RawMessage {
                     id: row.get(0),
-                    message_type: row.get(1),
+                    address: row.get(1),
                     // Written by `publish` from a map, so it reads back; an empty map would only
                     // send the message to dead letters as undecodable, never lose it.
                     headers: serde_json::from_str::<Headers>(&headers).unwrap_or_default(),

@@ -28,6 +28,8 @@ pub struct Envelope {
     pub tracestate: Option<String>,
     pub correlation_id: Option<String>,
     pub causation_id: Option<String>,
+    /// The one service a reply or a timer is addressed to; `None` for events and commands.
+    pub recipient: Option<String>,
     pub data: Vec<u8>,
 }
 
@@ -60,8 +62,30 @@ impl Envelope {
             tracestate: None,
             correlation_id: causality.as_ref().map(|c| c.correlation_id.clone()),
             causation_id: causality.map(|c| c.causation_id),
+            recipient: None,
             data: serde_json::to_vec(message)?,
         })
+    }
+
+    /// The reply from `service` to `command`: addressed to the command's sender, caused by the
+    /// command and in its correlation, whatever work is in progress when it is sent.
+    pub fn reply_to<M: Message>(service: &str, command: &Envelope, message: &M) -> Result<Self, serde_json::Error> {
+        let mut reply = Self::new(service, message)?;
+        reply.recipient = Some(command.sender().to_owned());
+        reply.causation_id = Some(command.id.to_string());
+        reply.correlation_id = Some(command.correlation_id.clone().unwrap_or_else(|| command.id.to_string()));
+        reply.traceparent = command.traceparent.clone().or(reply.traceparent);
+        Ok(reply)
+    }
+
+    /// The service that sent this message (its `source` is `/flotilla/<service>`).
+    pub fn sender(&self) -> &str {
+        self.source.strip_prefix("/flotilla/").unwrap_or(&self.source)
+    }
+
+    /// Where the message travels: see [`flotilla_contracts::address`].
+    pub fn address(&self) -> String {
+        flotilla_contracts::address(&self.message_type, self.recipient.as_deref())
     }
 
     /// The context segment of the type, which names the stream (`catalog`).
@@ -86,6 +110,7 @@ impl Envelope {
             ("ce-tracestate", &self.tracestate),
             ("ce-correlationid", &self.correlation_id),
             ("ce-causationid", &self.causation_id),
+            ("ce-recipient", &self.recipient),
         ];
         for (name, value) in optional {
             if let Some(value) = value {
@@ -127,6 +152,7 @@ impl Envelope {
             tracestate: optional("ce-tracestate"),
             correlation_id: optional("ce-correlationid"),
             causation_id: optional("ce-causationid"),
+            recipient: optional("ce-recipient"),
             data,
         })
     }
@@ -140,8 +166,15 @@ impl Envelope {
     }
 }
 
+/// The context segment of a type or an address, which names the stream (`catalog`).
 pub fn context_of(message_type: &str) -> &str {
     message_type.split('.').nth(1).unwrap_or_default()
+}
+
+/// The address of a message as it sits in an outbox or a dead letter: from its headers.
+pub fn address_of(headers: &Headers) -> Option<String> {
+    let message_type = headers.get("ce-type")?;
+    Some(flotilla_contracts::address(message_type, headers.get("ce-recipient").map(String::as_str)))
 }
 
 #[cfg(test)]
@@ -174,6 +207,19 @@ mod tests {
         assert_eq!(envelope.traceparent, Some(trace.traceparent()));
         assert_eq!(envelope.correlation_id.as_deref(), Some("corr-1"));
         assert_eq!(envelope.causation_id.as_deref(), Some("req-9"));
+    }
+
+    #[test]
+    fn a_reply_is_addressed_to_the_sender_and_caused_by_the_command() {
+        let command = Envelope::new("ordering", &deleted()).unwrap();
+        let reply = Envelope::reply_to("inventory", &command, &deleted()).unwrap();
+        assert_eq!(reply.recipient.as_deref(), Some("ordering"));
+        assert_eq!(reply.causation_id, Some(command.id.to_string()));
+        assert_eq!(reply.correlation_id, Some(command.id.to_string()), "the command started the flow");
+        assert_eq!(reply.address(), format!("{}.to.ordering", ProductDeletedV1::TYPE));
+        assert_eq!(address_of(&reply.headers()), Some(reply.address()));
+        assert_eq!(Envelope::from_parts(&reply.headers(), reply.data.clone()).unwrap(), reply);
+        assert_eq!(command.address(), ProductDeletedV1::TYPE, "unaddressed messages travel by type");
     }
 
     #[test]

@@ -114,8 +114,7 @@ async fn list_dead_letters(
     if !(1..=1000).contains(&limit) {
         return Err(Problem::new(ProblemKind::InvalidParameter).with_detail("limit must be between 1 and 1000"));
     }
-    let letters =
-        dead_letters::list(&state.db, query.consumer.as_deref(), limit).await.map_err(|e| Problem::database(&e))?;
+    let letters = dead_letters::list(&state.db, query.consumer.as_deref(), limit).await?;
     Ok(Json(letters))
 }
 
@@ -127,11 +126,7 @@ async fn list_dead_letters(
         (status = 404, description = "No such dead letter", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn get_dead_letter(State(state): State<AdminState>, Path(id): Path<Uuid>) -> Result<Json<DeadLetter>, Problem> {
-    dead_letters::get(&state.db, id)
-        .await
-        .map_err(|e| Problem::database(&e))?
-        .map(Json)
-        .ok_or_else(|| Problem::not_found(format!("no dead letter {id}")))
+    dead_letters::get(&state.db, id).await?.map(Json).ok_or_else(|| Problem::not_found(format!("no dead letter {id}")))
 }
 
 /// How many dead letters an operation touched.
@@ -172,8 +167,7 @@ async fn replay_dead_letter(
     State(state): State<AdminState>,
     Path(id): Path<Uuid>,
 ) -> Result<(StatusCode, Json<Affected>), Problem> {
-    let affected =
-        dead_letters::request_replay(&state.db, &Selector::One(id)).await.map_err(|e| Problem::database(&e))?;
+    let affected = dead_letters::request_replay(&state.db, &Selector::One(id)).await?;
     if affected == 0 {
         return Err(Problem::not_found(format!("no dead letter {id} waiting for replay")));
     }
@@ -188,7 +182,7 @@ async fn replay_dead_letter(
         (status = 404, description = "No such dead letter", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn discard_dead_letter(State(state): State<AdminState>, Path(id): Path<Uuid>) -> Result<StatusCode, Problem> {
-    let affected = dead_letters::discard(&state.db, &Selector::One(id)).await.map_err(|e| Problem::database(&e))?;
+    let affected = dead_letters::discard(&state.db, &Selector::One(id)).await?;
     if affected == 0 {
         return Err(Problem::not_found(format!("no dead letter {id}")));
     }
@@ -206,7 +200,7 @@ async fn replay_dead_letters(
     Json(selection): Json<BulkSelection>,
 ) -> Result<(StatusCode, Json<Affected>), Problem> {
     let selector = selection.selector()?;
-    let affected = dead_letters::request_replay(&state.db, &selector).await.map_err(|e| Problem::database(&e))?;
+    let affected = dead_letters::request_replay(&state.db, &selector).await?;
     Ok((StatusCode::ACCEPTED, Json(Affected { affected })))
 }
 
@@ -221,6 +215,6 @@ async fn discard_dead_letters(
     Json(selection): Json<BulkSelection>,
 ) -> Result<Json<Affected>, Problem> {
     let selector = selection.selector()?;
-    let affected = dead_letters::discard(&state.db, &selector).await.map_err(|e| Problem::database(&e))?;
+    let affected = dead_letters::discard(&state.db, &selector).await?;
     Ok(Json(Affected { affected }))
 }

@@ -13,11 +13,13 @@ pub const FAILED: &str = "flotilla_messages_failed_total";
 pub const DEAD_LETTERED: &str = "flotilla_messages_dead_lettered_total";
 pub const HANDLER_DURATION: &str = "flotilla_message_handler_duration_seconds";
 pub const LAG: &str = "flotilla_message_lag_seconds";
+pub const TIMERS_FIRED: &str = "flotilla_timers_fired_total";
 
 fn describe() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         metrics::describe_counter!(PUBLISHED, "Messages the outbox relay handed to the bus, by type.");
+        metrics::describe_counter!(TIMERS_FIRED, "Durable timers that came due and moved into the outbox.");
         metrics::describe_counter!(RELAY_FAILURES, "Relay rounds that failed (bus or database away).");
         metrics::describe_gauge!(OUTBOX_BACKLOG, "Outbox rows not yet published.");
         metrics::describe_gauge!(
@@ -40,6 +42,11 @@ fn describe() {
 pub(crate) fn published(service: &'static str, message_type: &str) {
     describe();
     metrics::counter!(PUBLISHED, "service" => service, "message_type" => message_type.to_owned()).increment(1);
+}
+
+pub(crate) fn timers_fired(service: &'static str, count: usize) {
+    describe();
+    metrics::counter!(TIMERS_FIRED, "service" => service).increment(count as u64);
 }
 
 pub(crate) fn relay_failed(service: &'static str) {

@@ -1,7 +1,8 @@
 //! The distributed bus: NATS JetStream.
 //!
 //! One file-backed stream per context (`FLOTILLA_CATALOG` holds `flotilla.catalog.>`), the NATS
-//! subject being the CloudEvents type; the CloudEvents id goes in `Nats-Msg-Id`, so the server
+//! subject being the message's address (its CloudEvents type, or `<type>.to.<service>` for a reply
+//! or a timer); the CloudEvents id goes in `Nats-Msg-Id`, so the server
 //! drops a re-published message inside the duplicate window. A logical consumer is one durable
 //! pull consumer per stream it reads, all with the same name; replicas pulling from it share the
 //! work. `max_deliver` is unlimited on purpose: the consumer runtime counts attempts itself and
@@ -108,7 +109,7 @@ impl Bus for NatsBus {
 
     fn publish<'a>(&'a self, messages: &'a [RawMessage]) -> BoxFuture<'a, Result<(), BusError>> {
         Box::pin(async move {
-            let mut contexts: Vec<&str> = messages.iter().map(|m| context_of(&m.message_type)).collect();
+            let mut contexts: Vec<&str> = messages.iter().map(|m| context_of(&m.address)).collect();
             contexts.dedup();
             for context in contexts {
                 self.ensure_stream(context).await?;
@@ -129,9 +130,7 @@ impl Bus for NatsBus {
                     .payload(message.payload.clone().into())
                     .headers(headers)
                     .message_id(&message.id);
-                acks.push(
-                    self.jetstream.send_publish(message.message_type.clone(), publish).await.map_err(unavailable)?,
-                );
+                acks.push(self.jetstream.send_publish(message.address.clone(), publish).await.map_err(unavailable)?);
             }
             for ack in acks {
                 ack.await.map_err(unavailable)?;
@@ -143,8 +142,8 @@ impl Bus for NatsBus {
     fn subscribe<'a>(&'a self, spec: &'a ConsumerSpec) -> BoxFuture<'a, Result<Box<dyn Subscription>, BusError>> {
         Box::pin(async move {
             let mut by_context: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-            for message_type in &spec.message_types {
-                by_context.entry(context_of(message_type)).or_default().push(message_type.clone());
+            for address in &spec.addresses {
+                by_context.entry(context_of(address)).or_default().push(address.clone());
             }
             if by_context.is_empty() {
                 return Err(BusError::Rejected(format!("consumer {} subscribes to no message type", spec.name)));
@@ -240,12 +239,7 @@ fn delivery(message: jetstream::Message) -> Result<Delivery, BusError> {
     }
     let id = headers.get("ce-id").cloned().unwrap_or_default();
     Ok(Delivery {
-        message: RawMessage {
-            id,
-            message_type: message.subject.to_string(),
-            headers,
-            payload: message.payload.to_vec(),
-        },
+        message: RawMessage { id, address: message.subject.to_string(), headers, payload: message.payload.to_vec() },
         attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
         acknowledger: Box::new(NatsAck(message)),
     })

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bus, RawMessage};
 use crate::clock::{millis, now_ms};
-use crate::envelope::Headers;
+use crate::envelope::{Headers, address_of};
 use crate::metrics;
 use crate::outbox::Outbox;
 
@@ -100,7 +100,7 @@ impl Relay {
             self.bus.publish(&messages).await?;
             self.delete(&positions).await?;
             for message in &messages {
-                metrics::published(self.service, &message.message_type);
+                metrics::published(self.service, message.headers.get("ce-type").unwrap_or(&message.address));
             }
             if positions.len() < self.options.batch as usize {
                 break;
@@ -149,12 +149,14 @@ impl Relay {
         rows.iter()
             .map(|row| {
                 let headers: String = row.try_get("headers")?;
+                let headers =
+                    serde_json::from_str::<Headers>(&headers).map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
                 let payload: String = row.try_get("payload")?;
+                let message_type: String = row.try_get("message_type")?;
                 let message = RawMessage {
                     id: row.try_get("message_id")?,
-                    message_type: row.try_get("message_type")?,
-                    headers: serde_json::from_str::<Headers>(&headers)
-                        .map_err(|error| sqlx::Error::Decode(Box::new(error)))?,
+                    address: address_of(&headers).unwrap_or(message_type),
+                    headers,
                     payload: payload.into_bytes(),
                 };
                 Ok((row.try_get("position")?, message))

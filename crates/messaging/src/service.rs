@@ -1,5 +1,5 @@
-//! Putting messaging into a service: connect the configured bus, start the relay and the
-//! consumers as the service's background work, and hand back the outbox, a readiness check for
+//! Putting messaging into a service: connect the configured bus, start the relay, the timer
+//! worker and the consumers as the service's background work, and hand back the outbox, a readiness check for
 //! the bus, and the `/events` and `/admin/dead-letters` routes.
 
 use std::sync::Arc;
@@ -13,12 +13,13 @@ use secrecy::ExposeSecret;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::bus::{Bus, BusError};
-use crate::consumer::{Consumer, ConsumerRuntime, RetryPolicy};
+use crate::consumer::{Consumer, ConsumerRuntime};
 use crate::embedded::{EmbeddedBus, EmbeddedOptions};
 use crate::nats::{NatsBus, NatsOptions};
 use crate::outbox::Outbox;
 use crate::relay::Relay;
 use crate::settings::{BusBackend, BusSettings};
+use crate::timers::TimerWorker;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MessagingError {
@@ -49,14 +50,17 @@ pub async fn start(
     let outbox = Outbox::new(service);
     let relay = Relay::new(service, ctx.db.clone(), bus.clone(), settings.relay_options(), &outbox);
     ctx.tasks.spawn(relay.run(ctx.stopping.clone()));
+    let timers = TimerWorker::new(ctx.db.clone(), outbox.clone(), settings.timer_poll());
+    ctx.tasks.spawn(timers.run(ctx.stopping.clone()));
 
-    let retry = RetryPolicy {
-        max_attempts: settings.max_attempts,
-        base: Duration::from_millis(settings.retry_base_ms),
-        max: Duration::from_millis(settings.retry_max_ms),
-    };
     for consumer in consumers {
-        let runtime = ConsumerRuntime::new(consumer, ctx.db.clone(), retry, settings.ack_wait());
+        let runtime = ConsumerRuntime::new(
+            consumer,
+            ctx.db.clone(),
+            outbox.clone(),
+            settings.retry_policy(),
+            settings.ack_wait(),
+        );
         ctx.tasks.spawn(runtime.run(bus.clone(), ctx.stopping.clone()));
     }
 

@@ -37,6 +37,9 @@ pub struct BusSettings {
     pub relay_lease_ms: u64,
     /// The longest pause between attempts while the bus is away.
     pub relay_backoff_max_ms: u64,
+    /// The longest the timer worker sleeps without looking: how late a timer set by another
+    /// replica can fire (this replica's own are seen at once).
+    pub timer_poll_ms: u64,
     pub embedded: EmbeddedSettings,
     pub nats: NatsSettings,
 }
@@ -73,6 +76,7 @@ impl Default for BusSettings {
             relay_poll_ms: 250,
             relay_lease_ms: 10_000,
             relay_backoff_max_ms: 5_000,
+            timer_poll_ms: 500,
             embedded: EmbeddedSettings::default(),
             nats: NatsSettings::default(),
         }
@@ -113,6 +117,7 @@ impl BusSettings {
             ("bus.relay_poll_ms", self.relay_poll_ms),
             ("bus.relay_lease_ms", self.relay_lease_ms),
             ("bus.relay_backoff_max_ms", self.relay_backoff_max_ms),
+            ("bus.timer_poll_ms", self.timer_poll_ms),
             ("bus.embedded.poll_ms", self.embedded.poll_ms),
             ("bus.nats.duplicate_window_s", self.nats.duplicate_window_s),
             ("bus.nats.replicas", self.nats.replicas as u64),
@@ -134,6 +139,18 @@ impl BusSettings {
 
     pub fn ack_wait(&self) -> Duration {
         Duration::from_millis(self.ack_wait_ms)
+    }
+
+    pub fn timer_poll(&self) -> Duration {
+        Duration::from_millis(self.timer_poll_ms)
+    }
+
+    pub fn retry_policy(&self) -> crate::consumer::RetryPolicy {
+        crate::consumer::RetryPolicy {
+            max_attempts: self.max_attempts,
+            base: Duration::from_millis(self.retry_base_ms),
+            max: Duration::from_millis(self.retry_max_ms),
+        }
     }
 
     pub fn relay_options(&self) -> crate::relay::RelayOptions {

@@ -11,8 +11,7 @@ use flotilla_chassis::db::Database;
 use flotilla_chassis::extract::{Json, Path, Query};
 use flotilla_chassis::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
 use flotilla_chassis::{FieldViolation, Problem, ProblemKind};
-use flotilla_messaging::Outbox;
-use flotilla_messaging::outbox::OutboxError;
+use flotilla_messaging::{Outbox, UnitOfWork};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -43,6 +42,12 @@ struct ApiDoc;
 struct AppState {
     db: Database,
     outbox: Outbox,
+}
+
+impl AppState {
+    async fn begin(&self) -> Result<UnitOfWork, Problem> {
+        Ok(UnitOfWork::begin(&self.db, &self.outbox).await?)
+    }
 }
 
 pub fn router(db: Database, outbox: Outbox) -> OpenApiRouter {
@@ -233,23 +238,22 @@ async fn create_product(
     let now = OffsetDateTime::now_utc();
     let product = Product::new(Uuid::now_v7(), draft, now);
 
-    let mut tx = state.db.begin_write().await.map_err(|e| Problem::database(&e))?;
+    let mut work = state.begin().await?;
     if let Some(key) = &key
         && let Claim::Replay(stored) =
-            idempotency::claim(&mut tx, &scope, key, &fingerprint, &store::timestamp(now)).await?
+            idempotency::claim(&mut work, &scope, key, &fingerprint, &store::timestamp(now)).await?
     {
         return Ok(stored.into_response());
     }
-    store::insert(&mut tx, &product).await.map_err(store_problem)?;
-    state.outbox.add(&mut tx, &events::created(&product)).await.map_err(outbox_problem)?;
+    store::insert(&mut work, &product).await.map_err(store_problem)?;
+    work.publish(&events::created(&product)).await?;
     let body = ProductResponse::from(&product);
     let headers = product_headers(&product, true);
     if let Some(key) = &key {
         let stored = StoredResponse::json(StatusCode::CREATED, &body, &headers);
-        idempotency::remember(&mut tx, &scope, key, &stored).await.map_err(|e| Problem::database(&e))?;
+        idempotency::remember(&mut work, &scope, key, &stored).await?;
     }
-    tx.commit().await.map_err(|e| Problem::database(&e))?;
-    state.outbox.committed();
+    work.commit().await?;
     Ok((StatusCode::CREATED, headers, Json(body)).into_response())
 }
 
@@ -304,21 +308,20 @@ async fn replace_product(
         .map_err(|_| invalid_parameter("If-Match", "must be ASCII"))?
         .to_owned();
     let draft = product::validate(request.into_input()).map_err(validation_problem)?;
-    let mut tx = state.db.begin_write().await.map_err(|e| Problem::database(&e))?;
+    let mut work = state.begin().await?;
     let precondition = Precondition::IfMatch(if_match);
     let outcome =
-        store::replace(&mut tx, id, &precondition, draft, OffsetDateTime::now_utc()).await.map_err(store_problem)?;
+        store::replace(&mut work, id, &precondition, draft, OffsetDateTime::now_utc()).await.map_err(store_problem)?;
     let (before, product) = match outcome {
         Outcome::Done(replaced) => replaced,
         Outcome::NotFound => return Err(not_found(id)),
         Outcome::Stale { .. } => return Err(Problem::new(ProblemKind::PreconditionFailed)),
     };
-    state.outbox.add(&mut tx, &events::updated(&product)).await.map_err(outbox_problem)?;
+    work.publish(&events::updated(&product)).await?;
     if let Some(change) = events::price_changed(&before, &product) {
-        state.outbox.add(&mut tx, &change).await.map_err(outbox_problem)?;
+        work.publish(&change).await?;
     }
-    tx.commit().await.map_err(|e| Problem::database(&e))?;
-    state.outbox.committed();
+    work.commit().await?;
     Ok((product_headers(&product, false), Json(ProductResponse::from(&product))).into_response())
 }
 
@@ -345,15 +348,14 @@ async fn delete_product(
             value.to_str().map_err(|_| invalid_parameter("If-Match", "must be ASCII"))?.to_owned(),
         ),
     };
-    let mut tx = state.db.begin_write().await.map_err(|e| Problem::database(&e))?;
-    let deleted = match store::delete(&mut tx, id, &precondition).await.map_err(store_problem)? {
+    let mut work = state.begin().await?;
+    let deleted = match store::delete(&mut work, id, &precondition).await.map_err(store_problem)? {
         Outcome::Done(deleted) => deleted,
         Outcome::NotFound => return Err(not_found(id)),
         Outcome::Stale { .. } => return Err(Problem::new(ProblemKind::PreconditionFailed)),
     };
-    state.outbox.add(&mut tx, &events::deleted(&deleted)).await.map_err(outbox_problem)?;
-    tx.commit().await.map_err(|e| Problem::database(&e))?;
-    state.outbox.committed();
+    work.publish(&events::deleted(&deleted)).await?;
+    work.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -389,13 +391,6 @@ fn invalid_parameter(name: &str, message: &str) -> Problem {
 
 fn not_found(id: Uuid) -> Problem {
     Problem::not_found(format!("no product has id {id}"))
-}
-
-fn outbox_problem(error: OutboxError) -> Problem {
-    match error {
-        OutboxError::Database(error) => Problem::database(&error),
-        other => Problem::internal(&other),
-    }
 }
 
 fn store_problem(error: StoreError) -> Problem {

@@ -13,7 +13,7 @@ use crate::domain::product::{AttributeValue, Product};
 
 /// The message types the catalog publishes, for `/events` and the AsyncAPI document.
 pub fn published() -> Vec<MessageInfo> {
-    registry().into_iter().filter(|info| info.publisher == crate::SERVICE.name).collect()
+    registry().into_iter().filter(|info| info.is_sent_by(crate::SERVICE.name)).collect()
 }
 
 pub fn created(product: &Product) -> ProductCreatedV1 {

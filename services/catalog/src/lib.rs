@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[MigrationFile] = &[
     MigrationFile::portable(1, "products and search terms", include_str!("../migrations/0001_products.sql")),
     MigrationFile::portable(2, "idempotency keys", flotilla_chassis::idempotency::TABLE_SQL),
     flotilla_messaging::outbox::migration(3),
+    flotilla_messaging::timers::migration(4),
 ];
 
 pub static SERVICE: ServiceDefinition = ServiceDefinition {

@@ -1,8 +1,8 @@
 //! The demo catalogue, loaded once into an empty dev database.
 
 use flotilla_chassis::db::Database;
-use flotilla_messaging::Outbox;
 use flotilla_messaging::outbox::OutboxError;
+use flotilla_messaging::{Outbox, UnitOfWork};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -43,17 +43,16 @@ pub async fn load_once(db: &Database, outbox: &Outbox) -> Result<usize, SeedErro
         products.push(Product::new(Uuid::now_v7(), draft, now));
     }
 
-    let mut tx = db.begin_write().await?;
-    if !store::mark_once(&mut tx, MARKER, &store::timestamp(now)).await? {
+    let mut work = UnitOfWork::begin(db, outbox).await?;
+    if !store::mark_once(&mut work, MARKER, &store::timestamp(now)).await? {
         return Ok(0);
     }
     for product in &products {
-        store::insert(&mut tx, product).await?;
+        store::insert(&mut work, product).await?;
         // Seeded products are real products: consumers learn of them like of any other.
-        outbox.add(&mut tx, &events::created(product)).await?;
+        work.publish(&events::created(product)).await?;
     }
-    tx.commit().await?;
-    outbox.committed();
+    work.commit().await?;
     Ok(products.len())
 }
 

@@ -91,9 +91,7 @@ async fn login(State(state): State<GatewayState>, Query(params): Query<LoginPara
         .map_err(|e| unavailable(&e))?;
     let expires = OffsetDateTime::now_utc() + time::Duration::minutes(10);
     let login = Login { code_verifier: verifier, nonce, return_to };
-    session::start_login(&state.db, &fingerprint(&login_state), &login, expires)
-        .await
-        .map_err(|e| Problem::database(&e))?;
+    session::start_login(&state.db, &fingerprint(&login_state), &login, expires).await?;
     let mut response = Redirect::to(&url).into_response();
     // Binds the callback to this browser: a code someone else obtained cannot be planted here.
     set_cookie(
@@ -135,8 +133,7 @@ async fn callback(
     }
     let now = OffsetDateTime::now_utc();
     let login = session::take_login(&state.db, &fingerprint(login_state), now)
-        .await
-        .map_err(|e| Problem::database(&e))?
+        .await?
         .ok_or_else(|| refused("this sign-in expired or was already completed"))?;
     let tokens =
         state.oidc.exchange(code, &login.code_verifier, &state.settings.redirect_uri()).await.map_err(|e| {
@@ -168,7 +165,7 @@ async fn callback(
         last_seen_at: now,
         expires_at: now + max,
     };
-    session::create(&state.db, &fingerprint(&session_id), &session, now).await.map_err(|e| Problem::database(&e))?;
+    session::create(&state.db, &fingerprint(&session_id), &session, now).await?;
     tracing::info!(subject = %session.subject, "browser session started");
     let mut response = Redirect::to(&login.return_to).into_response();
     let name = session_cookie_name(state.settings.secure_cookies());
@@ -194,18 +191,18 @@ pub async fn current(state: &GatewayState, headers: &HeaderMap) -> Result<Option
     let name = session_cookie_name(state.settings.secure_cookies());
     let Some(id) = cookie(headers, name) else { return Ok(None) };
     let id_hash = fingerprint(id);
-    let Some(session) = session::find(&state.db, &id_hash).await.map_err(|e| Problem::database(&e))? else {
+    let Some(session) = session::find(&state.db, &id_hash).await? else {
         return Ok(None);
     };
     let now = OffsetDateTime::now_utc();
     let idle = time::Duration::seconds(i64::try_from(state.settings.session_idle_s).unwrap_or(i64::MAX));
     if now >= session.expires_at || now - session.last_seen_at >= idle {
-        session::delete(&state.db, &id_hash).await.map_err(|e| Problem::database(&e))?;
+        session::delete(&state.db, &id_hash).await?;
         return Ok(None);
     }
     // Writing on every request would make each one a database write; a minute's precision is enough.
     if now - session.last_seen_at > time::Duration::minutes(1) {
-        session::touch(&state.db, &id_hash, now).await.map_err(|e| Problem::database(&e))?;
+        session::touch(&state.db, &id_hash, now).await?;
     }
     Ok(Some(Current { id_hash, session }))
 }
@@ -228,30 +225,26 @@ pub async fn access_token(state: &GatewayState, current: &Current) -> Result<Str
         let Some(refresh_token) = session.refresh_token.clone() else {
             return Ok(session.access_token);
         };
-        let locked = session::lock_refresh(&state.db, &current.id_hash, now, now + time::Duration::seconds(10))
-            .await
-            .map_err(|e| Problem::database(&e))?;
+        let locked = session::lock_refresh(&state.db, &current.id_hash, now, now + time::Duration::seconds(10)).await?;
         if locked {
             return match state.oidc.refresh(&refresh_token).await {
                 Ok(tokens) => {
                     let expires = now + time::Duration::seconds(tokens.expires_in.unwrap_or(60));
                     let refresh = tokens.refresh_token.as_deref().or(Some(refresh_token.as_str()));
                     session::store_refreshed(&state.db, &current.id_hash, &tokens.access_token, expires, refresh)
-                        .await
-                        .map_err(|e| Problem::database(&e))?;
+                        .await?;
                     Ok(tokens.access_token)
                 }
                 Err(error) => {
                     tracing::info!(%error, "session refresh refused; the session ends");
-                    session::delete(&state.db, &current.id_hash).await.map_err(|e| Problem::database(&e))?;
+                    session::delete(&state.db, &current.id_hash).await?;
                     Err(Problem::new(ProblemKind::Unauthenticated).with_detail("the session has ended; sign in again"))
                 }
             };
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
         session = session::find(&state.db, &current.id_hash)
-            .await
-            .map_err(|e| Problem::database(&e))?
+            .await?
             .ok_or_else(|| Problem::new(ProblemKind::Unauthenticated).with_detail("the session has ended"))?;
     }
     Err(Problem::new(ProblemKind::Unavailable).with_detail("the session is being refreshed; retry").with_retry_after(1))
@@ -270,7 +263,7 @@ async fn logout(State(state): State<GatewayState>, headers: HeaderMap) -> Result
                 Problem::new(ProblemKind::Forbidden).with_detail("send the session's CSRF token in X-CSRF-Token")
             );
         }
-        let ended = session::delete(&state.db, &current.id_hash).await.map_err(|e| Problem::database(&e))?;
+        let ended = session::delete(&state.db, &current.id_hash).await?;
         if let Some(refresh) = ended.and_then(|s| s.refresh_token) {
             state.oidc.revoke(&refresh).await;
         }

@@ -103,7 +103,7 @@ pub async fn duplicates_take_effect_once(kind: Kind) {
     let envelope = Envelope::new("testsvc", &event).unwrap();
     let message = RawMessage {
         id: envelope.id.to_string(),
-        message_type: ProductDeletedV1::TYPE.into(),
+        address: ProductDeletedV1::TYPE.into(),
         headers: envelope.headers(),
         payload: envelope.data.clone(),
     };
@@ -202,7 +202,7 @@ pub async fn undecodable_messages_go_to_dead_letters_without_blocking(kind: Kind
     let good = Envelope::new("testsvc", &deleted(Uuid::now_v7(), 1)).unwrap();
     let raw = |headers, payload: &[u8]| RawMessage {
         id: Uuid::now_v7().to_string(),
-        message_type: ProductDeletedV1::TYPE.into(),
+        address: ProductDeletedV1::TYPE.into(),
         headers,
         payload: payload.to_vec(),
     };

@@ -6,19 +6,84 @@ use std::time::{Duration, Instant};
 
 use flotilla_chassis::db::{Database, MigrationFile};
 use flotilla_chassis::telemetry::causality::Causality;
-use flotilla_contracts::Message;
 use flotilla_contracts::catalog::ProductDeletedV1;
-use flotilla_messaging::bus::{BoxFuture, Bus};
+use flotilla_contracts::{Message, MessageKind};
+use flotilla_messaging::bus::Bus;
 use flotilla_messaging::consumer::{ConsumerRuntime, RetryPolicy};
 use flotilla_messaging::relay::Relay;
 use flotilla_messaging::settings::BusSettings;
-use flotilla_messaging::{Consumer, Envelope, Handle, HandlerError, Outbox};
+use flotilla_messaging::timers::TimerWorker;
+use flotilla_messaging::{Consumer, Envelope, HandlerError, Outbox, RawMessage, UnitOfWork};
 use flotilla_testkit::{Backend, NatsServer, TestDatabase};
-use sqlx::{AnyConnection, Row};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub const SERVICE: &str = "testsvc";
+/// The service that owns the test command and its reply.
+pub const PEER: &str = "peer";
+
+/// An event of the test service, which the probe publishes for every message it applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NotedV1 {
+    pub product_id: Uuid,
+    pub version: i64,
+}
+
+impl Message for NotedV1 {
+    const TYPE: &'static str = "flotilla.testsvc.noted.v1";
+    const SUMMARY: &'static str = "The probe applied a message.";
+    fn subject(&self) -> String {
+        self.product_id.to_string()
+    }
+}
+
+/// A command the peer owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PingV1 {
+    pub n: i64,
+}
+
+impl Message for PingV1 {
+    const TYPE: &'static str = "flotilla.peer.ping.v1";
+    const SUMMARY: &'static str = "Asks the peer to answer.";
+    const KIND: MessageKind = MessageKind::Command;
+    fn subject(&self) -> String {
+        self.n.to_string()
+    }
+}
+
+/// The peer's reply to a ping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PongV1 {
+    pub n: i64,
+}
+
+impl Message for PongV1 {
+    const TYPE: &'static str = "flotilla.peer.pong.v1";
+    const SUMMARY: &'static str = "The peer's answer.";
+    const KIND: MessageKind = MessageKind::Reply;
+    fn subject(&self) -> String {
+        self.n.to_string()
+    }
+}
+
+/// What the test service schedules to itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WakeV1 {
+    pub n: i64,
+}
+
+impl Message for WakeV1 {
+    const TYPE: &'static str = "flotilla.testsvc.wake.v1";
+    const SUMMARY: &'static str = "A timer came due.";
+    const KIND: MessageKind = MessageKind::Timer;
+    fn subject(&self) -> String {
+        self.n.to_string()
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -33,6 +98,7 @@ const MIGRATIONS: &[MigrationFile] = &[
         "what handlers applied",
         "CREATE TABLE applied (message_id TEXT NOT NULL, subject TEXT NOT NULL, version BIGINT NOT NULL)",
     ),
+    flotilla_messaging::timers::migration(3),
 ];
 
 pub struct World {
@@ -42,6 +108,14 @@ pub struct World {
     pub data_dir: std::path::PathBuf,
     pub outbox: Outbox,
     pub stopping: CancellationToken,
+    backend: Backend,
+    _database: TestDatabase,
+}
+
+/// Another service on the same bus, with a database of its own.
+pub struct Node {
+    pub db: Database,
+    pub outbox: Outbox,
     _database: TestDatabase,
 }
 
@@ -80,8 +154,57 @@ impl World {
             data_dir,
             outbox: Outbox::new(SERVICE),
             stopping: CancellationToken::new(),
+            backend,
             _database: database,
         }
+    }
+
+    /// Another service `name` on this world's bus: its own database, outbox and relay.
+    pub async fn node(&self, name: &'static str) -> Node {
+        let database = TestDatabase::new(self.backend).await;
+        let config = database.config();
+        let db = Database::connect(name, &config.settings.database, &config.settings.data_dir).await.unwrap();
+        db.migrate(name, MIGRATIONS).await.unwrap();
+        let outbox = Outbox::new(name);
+        let relay = Relay::new(name, db.clone(), self.bus().await, self.settings.relay_options(), &outbox);
+        tokio::spawn(relay.run(self.stopping.clone()));
+        Node { db, outbox, _database: database }
+    }
+
+    /// Runs `consumer` of `node` (or of the test service when `None`) until the world stops.
+    pub async fn run_consumer(&self, node: Option<&Node>, consumer: Consumer) -> tokio::task::JoinHandle<()> {
+        let (db, outbox) = node.map_or((&self.db, &self.outbox), |n| (&n.db, &n.outbox));
+        let runtime =
+            ConsumerRuntime::new(consumer, db.clone(), outbox.clone(), self.retry(), self.settings.ack_wait());
+        tokio::spawn(runtime.run(self.bus().await, self.stopping.clone()))
+    }
+
+    /// A timer worker replica of the test service; it runs until the world stops or it is aborted.
+    pub fn start_timers(&self) -> tokio::task::JoinHandle<()> {
+        let worker = TimerWorker::new(self.db.clone(), self.outbox.clone(), Duration::from_millis(50));
+        tokio::spawn(worker.run(self.stopping.clone()))
+    }
+
+    /// Puts `message` on the bus directly, as a relay would, bypassing the outbox.
+    pub async fn publish_raw<M: Message>(&self, message: &M) -> RawMessage {
+        let envelope = Envelope::new("elsewhere", message).unwrap();
+        let raw = RawMessage {
+            id: envelope.id.to_string(),
+            address: envelope.address(),
+            headers: envelope.headers(),
+            payload: envelope.data,
+        };
+        self.bus().await.publish(std::slice::from_ref(&raw)).await.unwrap();
+        raw
+    }
+
+    /// The test service's database configuration, for another replica's pool.
+    pub fn config(&self) -> flotilla_chassis::Config {
+        self._database.config()
+    }
+
+    pub async fn outbox_rows(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(self.db.pool()).await.unwrap()
     }
 
     pub async fn bus(&self) -> Arc<dyn Bus> {
@@ -89,11 +212,7 @@ impl World {
     }
 
     pub fn retry(&self) -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: self.settings.max_attempts,
-            base: Duration::from_millis(self.settings.retry_base_ms),
-            max: Duration::from_millis(self.settings.retry_max_ms),
-        }
+        self.settings.retry_policy()
     }
 
     /// Starts a relay replica on its own bus connection; it runs until the world stops or the
@@ -106,19 +225,17 @@ impl World {
     /// Starts a replica of the consumer `name` with `probe` as its handler; aborting the handle
     /// kills just this replica, mid-flight if it is handling something.
     pub async fn start_consumer(&self, name: &str, probe: &Probe) -> tokio::task::JoinHandle<()> {
-        let consumer = Consumer::new(SERVICE, name).on::<ProductDeletedV1, _>(probe.clone());
-        let runtime = ConsumerRuntime::new(consumer, self.db.clone(), self.retry(), self.settings.ack_wait());
-        tokio::spawn(runtime.run(self.bus().await, self.stopping.clone()))
+        let consumer = Consumer::new(SERVICE, name).on_with(Arc::new(probe.clone()), Probe::handle);
+        self.run_consumer(None, consumer).await
     }
 
-    /// Writes events into the outbox, each in its own transaction, as a service would.
+    /// Writes events into the outbox, each in its own unit of work, as a service would.
     pub async fn emit(&self, events: &[ProductDeletedV1]) -> Vec<Uuid> {
         let mut ids = Vec::new();
         for event in events {
-            let mut tx = self.db.begin_write().await.unwrap();
-            ids.push(self.outbox.add(&mut tx, event).await.unwrap());
-            tx.commit().await.unwrap();
-            self.outbox.committed();
+            let mut work = UnitOfWork::begin(&self.db, &self.outbox).await.unwrap();
+            ids.push(work.publish(event).await.unwrap());
+            work.commit().await.unwrap();
         }
         ids
     }
@@ -183,6 +300,8 @@ pub struct Attempt {
 pub struct Probe {
     state: Arc<Mutex<ProbeState>>,
     pub delay: Duration,
+    /// Publish a `NotedV1` in the handler's unit of work before applying.
+    pub emit: bool,
 }
 
 struct ProbeState {
@@ -196,6 +315,7 @@ impl Probe {
         Self {
             state: Arc::new(Mutex::new(ProbeState { mode, attempts: Vec::new(), failures: HashMap::new() })),
             delay: Duration::ZERO,
+            emit: false,
         }
     }
 
@@ -208,48 +328,84 @@ impl Probe {
     }
 }
 
-impl Handle<ProductDeletedV1> for Probe {
-    fn handle<'a>(
-        &'a self,
+impl Probe {
+    async fn handle(
+        &self,
         message: ProductDeletedV1,
-        envelope: &'a Envelope,
-        conn: &'a mut AnyConnection,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            let mode = {
-                let mut state = self.state.lock().unwrap();
-                state.attempts.push(Attempt {
-                    message_id: envelope.id,
-                    subject: envelope.subject.clone(),
-                    version: message.version,
-                    at: Instant::now(),
-                    trace_id: Causality::current().map(|c| c.trace.trace_id),
-                });
-                let mode = state.mode;
-                if let Mode::FailFirst(times) = mode {
-                    let failed = state.failures.entry(envelope.id).or_default();
-                    if *failed < times {
-                        *failed += 1;
-                        return Err(HandlerError::Transient(format!("attempt {failed} failed on purpose")));
-                    }
+        envelope: &Envelope,
+        work: &mut UnitOfWork,
+    ) -> Result<(), HandlerError> {
+        let mode = {
+            let mut state = self.state.lock().unwrap();
+            state.attempts.push(Attempt {
+                message_id: envelope.id,
+                subject: envelope.subject.clone(),
+                version: message.version,
+                at: Instant::now(),
+                trace_id: Causality::current().map(|c| c.trace.trace_id),
+            });
+            let mode = state.mode;
+            if let Mode::FailFirst(times) = mode {
+                let failed = state.failures.entry(envelope.id).or_default();
+                if *failed < times {
+                    *failed += 1;
+                    return Err(HandlerError::Transient(format!("attempt {failed} failed on purpose")));
                 }
-                mode
-            };
-            match mode {
-                Mode::FailPermanently => return Err(HandlerError::Permanent("never acceptable".into())),
-                Mode::Hang => std::future::pending::<()>().await,
-                Mode::Apply | Mode::FailFirst(_) => {}
             }
-            if !self.delay.is_zero() {
-                tokio::time::sleep(self.delay).await;
+            mode
+        };
+        if self.emit {
+            work.publish(&NotedV1 { product_id: message.product_id, version: message.version }).await?;
+        }
+        match mode {
+            Mode::FailPermanently => return Err(HandlerError::Permanent("never acceptable".into())),
+            Mode::Hang => std::future::pending::<()>().await,
+            Mode::Apply | Mode::FailFirst(_) => {}
+        }
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        sqlx::query("INSERT INTO applied (message_id, subject, version) VALUES ($1, $2, $3)")
+            .bind(envelope.id.to_string())
+            .bind(message.subject())
+            .bind(message.version)
+            .execute(&mut **work)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Collects what a consumer received, whole, with the wall-clock time it was handled.
+#[derive(Clone, Default)]
+pub struct Recorder(Arc<Mutex<Vec<(Envelope, time::OffsetDateTime)>>>);
+
+impl Recorder {
+    /// A consumer of the test service (or of `node`) that records every `M` it receives.
+    pub async fn consume<M: Message>(&self, world: &World, node: Option<(&Node, &'static str)>) {
+        let service = node.map_or(SERVICE, |(_, name)| name);
+        let consumer = Consumer::new(service, "recorder").on_with(Arc::new(self.clone()), Recorder::record::<M>);
+        world.run_consumer(node.map(|(n, _)| n), consumer).await;
+    }
+
+    async fn record<M: Message>(&self, _: M, envelope: &Envelope, _: &mut UnitOfWork) -> Result<(), HandlerError> {
+        self.0.lock().unwrap().push((envelope.clone(), time::OffsetDateTime::now_utc()));
+        Ok(())
+    }
+
+    pub fn received(&self) -> Vec<(Envelope, time::OffsetDateTime)> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Waits until `count` messages arrived, or fails after 30 s.
+    pub async fn wait_for(&self, count: usize) -> Vec<(Envelope, time::OffsetDateTime)> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let received = self.received();
+            if received.len() >= count {
+                return received;
             }
-            sqlx::query("INSERT INTO applied (message_id, subject, version) VALUES ($1, $2, $3)")
-                .bind(envelope.id.to_string())
-                .bind(message.subject())
-                .bind(message.version)
-                .execute(&mut *conn)
-                .await?;
-            Ok(())
-        })
+            assert!(Instant::now() < deadline, "only {} of {count} messages received within 30 s", received.len());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }

@@ -6,14 +6,12 @@ use std::time::{Duration, Instant};
 use flotilla_chassis::db::Database;
 use flotilla_contracts::Message;
 use flotilla_contracts::catalog::{ProductCreatedV1, ProductDeletedV1, ProductPriceChangedV1, ProductUpdatedV1};
-use flotilla_messaging::bus::BoxFuture;
 use flotilla_messaging::consumer::{ConsumerRuntime, RetryPolicy};
 use flotilla_messaging::settings::BusSettings;
-use flotilla_messaging::{Consumer, ConsumerSpec, Envelope, Handle, HandlerError, Settle};
+use flotilla_messaging::{Consumer, ConsumerSpec, Envelope, HandlerError, Outbox, Settle, UnitOfWork};
 use flotilla_testkit::{Backend, NatsServer, TestApp, on_both_backends};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::AnyConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::*;
@@ -97,7 +95,7 @@ async fn consume(app: &TestApp, count: usize) -> Vec<Envelope> {
     let bus = flotilla_messaging::service::connect(&settings, &app.config().settings.data_dir, "test").await.unwrap();
     let spec = ConsumerSpec {
         name: "test.reader".into(),
-        message_types: flotilla_catalog::events::published().iter().map(|m| m.message_type.to_owned()).collect(),
+        addresses: flotilla_catalog::events::published().iter().map(|m| m.message_type.to_owned()).collect(),
         ack_wait: Duration::from_secs(30),
     };
     let mut subscription = bus.subscribe(&spec).await.unwrap();
@@ -127,17 +125,8 @@ async fn serves_the_schemas_it_publishes(backend: Backend) {
 }
 
 /// Rejects every message: the way to a real dead letter in the catalog's database.
-struct Reject;
-
-impl Handle<ProductDeletedV1> for Reject {
-    fn handle<'a>(
-        &'a self,
-        _message: ProductDeletedV1,
-        _envelope: &'a Envelope,
-        _conn: &'a mut AnyConnection,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async { Err(HandlerError::Permanent("not today".into())) })
-    }
+async fn reject(_: ProductDeletedV1, _: &Envelope, _: &mut UnitOfWork) -> Result<(), HandlerError> {
+    Err(HandlerError::Permanent("not today".into()))
 }
 
 async fn dead_letters_are_administered_over_http(backend: Backend) {
@@ -146,11 +135,12 @@ async fn dead_letters_are_administered_over_http(backend: Backend) {
     let db = Database::connect("catalog", &config.settings.database, &config.settings.data_dir).await.unwrap();
     let settings = BusSettings::from_config(&config).unwrap();
     let bus = flotilla_messaging::service::connect(&settings, &config.settings.data_dir, "test").await.unwrap();
-    let consumer = Consumer::new("catalog", "rejecter").on::<ProductDeletedV1, _>(Reject);
+    let consumer = Consumer::new("catalog", "rejecter").on(reject);
     let retry = RetryPolicy { max_attempts: 2, base: Duration::from_millis(50), max: Duration::from_millis(50) };
     let stopping = CancellationToken::new();
     let running = tokio::spawn(
-        ConsumerRuntime::new(consumer, db.clone(), retry, Duration::from_secs(5)).run(bus, stopping.clone()),
+        ConsumerRuntime::new(consumer, db.clone(), Outbox::new("catalog"), retry, Duration::from_secs(5))
+            .run(bus, stopping.clone()),
     );
 
     let created = create(&app, &product("DL-001", "Doomed")).await;

@@ -1,0 +1,120 @@
+//! The unit of work: a service's write transaction together with the messages the change emits.
+//!
+//! API handlers begin one; message handlers are given one that already holds the inbox record of
+//! the message they handle. Everything written through it (state, events, commands, replies,
+//! timers) commits together or not at all, and committing wakes the relay and the timer worker.
+
+use std::ops::{Deref, DerefMut};
+
+use flotilla_chassis::db::Database;
+use flotilla_contracts::{Message, MessageKind};
+use sqlx::{Any, AnyConnection, Transaction};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::envelope::Envelope;
+use crate::outbox::{Outbox, OutboxError, Row};
+use crate::timers;
+
+pub struct UnitOfWork {
+    tx: Transaction<'static, Any>,
+    outbox: Outbox,
+    emitted: bool,
+    timers_changed: bool,
+}
+
+impl std::fmt::Debug for UnitOfWork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnitOfWork").field("service", &self.outbox.service()).field("emitted", &self.emitted).finish()
+    }
+}
+
+impl UnitOfWork {
+    /// Begins a write transaction on the service's database (`BEGIN IMMEDIATE` on SQLite).
+    pub async fn begin(db: &Database, outbox: &Outbox) -> Result<Self, sqlx::Error> {
+        Ok(Self::on(db.begin_write().await?, outbox))
+    }
+
+    pub(crate) fn on(tx: Transaction<'static, Any>, outbox: &Outbox) -> Self {
+        Self { tx, outbox: outbox.clone(), emitted: false, timers_changed: false }
+    }
+
+    /// Publishes an event of this service's context to whoever subscribes.
+    pub async fn publish<M: Message>(&mut self, event: &M) -> Result<Uuid, OutboxError> {
+        const { assert!(matches!(M::KIND, MessageKind::Event), "publish takes events") };
+        self.emit(Envelope::new(self.outbox.service(), event)?).await
+    }
+
+    /// Sends a command to the context that owns its type; its reply comes back to this service.
+    pub async fn send<M: Message>(&mut self, command: &M) -> Result<Uuid, OutboxError> {
+        const { assert!(matches!(M::KIND, MessageKind::Command), "send takes commands") };
+        self.emit(Envelope::new(self.outbox.service(), command)?).await
+    }
+
+    /// Answers `command` (as received by a handler): the reply goes to its sender only, caused by
+    /// it and in its correlation.
+    pub async fn reply<M: Message>(&mut self, command: &Envelope, reply: &M) -> Result<Uuid, OutboxError> {
+        const { assert!(matches!(M::KIND, MessageKind::Reply), "reply takes replies") };
+        self.emit(Envelope::reply_to(self.outbox.service(), command, reply)?).await
+    }
+
+    /// Sets the timer `key` to deliver `message` to this service at `at` (or moves it there if
+    /// it is set already). It fires once, after restarts and across replicas, unless cancelled.
+    pub async fn schedule<M: Message>(
+        &mut self,
+        key: &str,
+        at: OffsetDateTime,
+        message: &M,
+    ) -> Result<Uuid, OutboxError> {
+        const { assert!(matches!(M::KIND, MessageKind::Timer), "schedule takes timer messages") };
+        let service = self.outbox.service();
+        let mut envelope = Envelope::new(service, message)?;
+        envelope.recipient = Some(service.to_owned());
+        // The occurrence a timer reports is its coming due.
+        envelope.time = at;
+        let fire_at_ms = i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        timers::schedule(&mut self.tx, key, fire_at_ms, &Row::of(&envelope)?).await?;
+        self.timers_changed = true;
+        Ok(envelope.id)
+    }
+
+    /// Cancels the timer `key`; false when it is not set (never set, cancelled, or fired).
+    pub async fn cancel(&mut self, key: &str) -> Result<bool, sqlx::Error> {
+        let cancelled = timers::cancel(&mut self.tx, key).await?;
+        self.timers_changed |= cancelled;
+        Ok(cancelled)
+    }
+
+    async fn emit(&mut self, envelope: Envelope) -> Result<Uuid, OutboxError> {
+        Row::of(&envelope)?.insert(&mut self.tx).await?;
+        self.emitted = true;
+        Ok(envelope.id)
+    }
+
+    /// Commits the change with its messages, then wakes whoever has work from it.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await?;
+        if self.emitted {
+            self.outbox.committed();
+        }
+        if self.timers_changed {
+            self.outbox.timers_changed();
+        }
+        Ok(())
+    }
+}
+
+/// The transaction's connection, for the service's own SQL.
+impl Deref for UnitOfWork {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for UnitOfWork {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+}
