@@ -28,6 +28,8 @@ pub struct ServiceDefinition {
     pub name: &'static str,
     pub version: &'static str,
     pub default_port: u16,
+    /// Serves a public API under `/api/v1/<name>/`, which the gateway routes.
+    pub public_api: bool,
     pub migrations: &'static [MigrationFile],
     /// Builds the service's routes (and, later, consumers and workers) on its own database.
     pub build: fn(ServiceContext) -> BuildFuture,
@@ -77,8 +79,8 @@ pub enum StartError {
     Bind { service: &'static str, addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Database(#[from] DbError),
-    #[error("{service} cannot make an HTTP client for token verification: {source}")]
-    HttpClient { service: &'static str, source: reqwest::Error },
+    #[error("{service} cannot check tokens: {source}")]
+    Auth { service: &'static str, source: crate::auth::SetupError },
     #[error("{service} failed to start: {source}")]
     Build { service: &'static str, source: BoxError },
     #[error("{service} stopped serving: {source}")]
@@ -120,7 +122,7 @@ impl Application {
             let tasks = TaskTracker::new();
             let verifier = TokenVerifier::new(settings.auth.clone())
                 .map(Arc::new)
-                .map_err(|source| StartError::HttpClient { service: name, source })?;
+                .map_err(|source| StartError::Auth { service: name, source })?;
             let context = ServiceContext {
                 config: config.clone(),
                 db: db.clone(),

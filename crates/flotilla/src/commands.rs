@@ -11,8 +11,10 @@ use tokio::task::JoinSet;
 
 use crate::registry;
 
+/// The layered configuration with every registered service's address resolved (one source of
+/// truth for ports, URLs, the issuer and the public URL), and telemetry installed.
 fn configure(env: Option<Environment>, config_dir: &Path) -> anyhow::Result<Config> {
-    let config = Config::load(env, config_dir)?;
+    let config = Config::load(env, config_dir)?.resolve_addresses(registry::SERVICES)?;
     telemetry::init(&config.settings.log, config.settings.env)?;
     Ok(config)
 }

@@ -44,20 +44,14 @@ fn start(dir: &Path, ports: &Ports) -> Running {
 format = "json"
 level = "debug,sqlx=warn,hyper=info,reqwest=info,h2=info"
 
-[auth]
-issuer = "http://127.0.0.1:{idp}"
-
+# Only the ports move: the issuer, the gateway's upstreams and public URL and the sign-in
+# callback registered at identity all follow from them.
 [services.gateway]
 port = {gw}
-public_url = "http://127.0.0.1:{gw}"
-upstreams.identity.url = "http://127.0.0.1:{idp}"
-upstreams.catalog.url = "http://127.0.0.1:{cat}"
 
 [services.identity]
 port = {idp}
 admin.email = "admin@flotilla.test"
-clients.gateway.redirect_uris = ["http://127.0.0.1:{gw}/auth/callback"]
-clients.gateway.grant_types = ["authorization_code", "refresh_token"]
 
 [services.catalog]
 port = {cat}

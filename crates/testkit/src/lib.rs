@@ -150,6 +150,7 @@ pub async fn spawn(definition: &'static ServiceDefinition, backend: Backend, set
     for (key, value) in issuer.settings().iter().map(|(k, v)| (*k, v)).chain(settings.iter().map(|(k, v)| (*k, v))) {
         config = config.set(key, value).unwrap_or_else(|e| panic!("test setting {key}: {e}"));
     }
+    let config = config.resolve_addresses(&[definition]).expect("addresses");
     start(definition, config, database, issuer).await
 }
 

@@ -24,6 +24,7 @@ pub static SERVICE: ServiceDefinition = ServiceDefinition {
     name: "catalog",
     version: env!("CARGO_PKG_VERSION"),
     default_port: 8082,
+    public_api: true,
     migrations: MIGRATIONS,
     build,
 };
@@ -32,9 +33,6 @@ pub static SERVICE: ServiceDefinition = ServiceDefinition {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CatalogSettings {
-    /// Read by the chassis (`Config::service_port`); listed so that typos elsewhere are caught.
-    #[serde(rename = "port")]
-    _port: Option<u16>,
     /// Load the demo catalogue into an empty database once. Defaults to on in dev, off elsewhere.
     seed: Option<bool>,
 }

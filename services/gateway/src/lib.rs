@@ -35,6 +35,7 @@ pub static SERVICE: ServiceDefinition = ServiceDefinition {
     name: "gateway",
     version: env!("CARGO_PKG_VERSION"),
     default_port: 8080,
+    public_api: false,
     migrations: MIGRATIONS,
     build,
 };
@@ -64,16 +65,15 @@ pub(crate) struct GatewayState {
 
 fn build(ctx: ServiceContext) -> BuildFuture {
     Box::pin(async move {
-        let settings: GatewaySettings = ctx.config.service(SERVICE.name)?;
-        settings.validate()?;
+        let mut settings: GatewaySettings = ctx.config.service(SERVICE.name)?;
+        settings.public_url = ctx.config.settings.public_url.clone().ok_or("public_url: not set")?;
+        let routes = settings.routes(&ctx.config.directory())?;
+        settings.validate(&routes)?;
         let auth = &ctx.config.settings.auth;
         // No client-wide timeout: each upstream sets its own per attempt.
         let http = flotilla_chassis::outbound::builder().pool_max_idle_per_host(256).build()?;
-        let upstreams: BTreeMap<String, Arc<Upstream>> = settings
-            .upstreams
-            .iter()
-            .map(|(name, upstream)| (name.clone(), Arc::new(Upstream::new(name, upstream, http.clone()))))
-            .collect();
+        let upstreams: BTreeMap<String, Arc<Upstream>> =
+            routes.iter().map(|route| (route.name.clone(), Arc::new(Upstream::new(route, http.clone())))).collect();
         let oidc = Arc::new(OidcClient::new(auth, &settings.client_id, settings.client_secret.clone())?);
         let limiter = Arc::new(edge::limiter(&settings));
         let sweeper_db = ctx.db.clone();
@@ -93,8 +93,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                 sweeper_limiter.shrink_to_fit();
             }
         });
-        let upstream_list: Vec<(String, String)> =
-            settings.upstreams.iter().map(|(name, u)| (name.clone(), u.url.clone())).collect();
+        let upstream_list: Vec<(String, String)> = routes.into_iter().map(|route| (route.name, route.url)).collect();
         let breakers = Breakers(Arc::new(upstreams.values().cloned().collect()));
         let settings = Arc::new(settings);
         let state = GatewayState {

@@ -8,6 +8,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use flotilla_chassis::config::ServiceAddress;
+
 use crate::domain::breaker;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -47,46 +49,42 @@ impl BreakerSettings {
     }
 }
 
-/// One service behind the gateway: `/api/v1/<name>/...` goes to `url`.
+/// How the gateway treats one service behind it: `/api/v1/<name>/...` goes to its URL.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct UpstreamSettings {
-    /// Loopback ports embedded, DNS names in Kubernetes (`http://catalog:8082`).
-    pub url: String,
-    #[serde(default = "default_timeout_ms")]
+    /// Only for an upstream that is not a registered service: a registered one is reached at its
+    /// `services.<name>.url` (loopback embedded, a DNS name in Kubernetes).
+    pub url: Option<String>,
     pub timeout_ms: u64,
     /// Extra attempts for idempotent requests after a connection failure, timeout or 502/503/504.
-    #[serde(default = "default_retries")]
     pub retries: usize,
-    #[serde(default)]
     pub breaker: BreakerSettings,
 }
 
-fn default_timeout_ms() -> u64 {
-    5000
-}
-
-fn default_retries() -> usize {
-    2
-}
-
-fn upstream(url: &str) -> UpstreamSettings {
-    UpstreamSettings {
-        url: url.into(),
-        timeout_ms: default_timeout_ms(),
-        retries: default_retries(),
-        breaker: BreakerSettings::default(),
+impl Default for UpstreamSettings {
+    fn default() -> Self {
+        Self { url: None, timeout_ms: 5000, retries: 2, breaker: BreakerSettings::default() }
     }
+}
+
+/// An upstream with its address settled.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub name: String,
+    pub url: String,
+    pub settings: UpstreamSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GatewaySettings {
-    /// Read by the chassis; listed so that typos elsewhere are caught.
-    #[serde(rename = "port")]
-    pub _port: Option<u16>,
-    /// Where browsers reach the gateway; the sign-in callback is `<public_url>/auth/callback`.
+    /// Where browsers reach the system (`public_url`, resolved by the chassis); the sign-in
+    /// callback is `<public_url>/auth/callback`.
+    #[serde(skip)]
     pub public_url: String,
+    /// Per-upstream timeouts, retries and breakers; every registered service with a public API
+    /// is an upstream whether listed here or not.
     pub upstreams: BTreeMap<String, UpstreamSettings>,
     /// Token bucket per client (the token's subject, else the client address).
     pub rate_limit_per_second: u32,
@@ -104,12 +102,8 @@ pub struct GatewaySettings {
 impl Default for GatewaySettings {
     fn default() -> Self {
         Self {
-            _port: None,
-            public_url: "http://127.0.0.1:8080".into(),
-            upstreams: BTreeMap::from([
-                ("identity".to_owned(), upstream("http://127.0.0.1:8081")),
-                ("catalog".to_owned(), upstream("http://127.0.0.1:8082")),
-            ]),
+            public_url: String::new(),
+            upstreams: BTreeMap::new(),
             rate_limit_per_second: 100,
             rate_limit_burst: 200,
             trusted_proxies: Vec::new(),
@@ -123,24 +117,39 @@ impl Default for GatewaySettings {
 }
 
 impl GatewaySettings {
-    pub fn validate(&self) -> Result<(), String> {
-        let public = url::Url::parse(&self.public_url)
-            .map_err(|e| format!("services.gateway.public_url: found \"{}\": {e}", self.public_url))?;
-        if !matches!(public.scheme(), "http" | "https") {
-            return Err("services.gateway.public_url: must be an http or https URL".into());
+    /// The upstreams: every service in `directory` with a public API, at its URL, and any
+    /// other upstream configured with a URL of its own; each with its settings.
+    pub fn routes(&self, directory: &[ServiceAddress]) -> Result<Vec<Route>, String> {
+        let mut routes: Vec<Route> = directory
+            .iter()
+            .filter(|service| service.public_api)
+            .map(|service| {
+                let settings = self.upstreams.get(&service.name).cloned().unwrap_or_default();
+                let url = settings.url.clone().unwrap_or_else(|| service.url.clone());
+                Route { name: service.name.clone(), url, settings }
+            })
+            .collect();
+        for (name, settings) in &self.upstreams {
+            if routes.iter().any(|route| route.name == *name) {
+                continue;
+            }
+            let url = settings.url.clone().ok_or_else(|| {
+                format!("services.gateway.upstreams.{name}.url: {name} is not a registered service, so it needs a url")
+            })?;
+            routes.push(Route { name: name.clone(), url, settings: settings.clone() });
         }
-        for (name, upstream) in &self.upstreams {
+        Ok(routes)
+    }
+
+    pub fn validate(&self, routes: &[Route]) -> Result<(), String> {
+        for Route { name, url, settings: upstream } in routes {
             let key = format!("services.gateway.upstreams.{name}");
             if !name.chars().all(|c| c.is_ascii_lowercase() || c == '-') || name.is_empty() {
                 return Err(format!("{key}: an upstream name is a context name: a-z and -"));
             }
-            let url =
-                url::Url::parse(&upstream.url).map_err(|e| format!("{key}.url: found \"{}\": {e}", upstream.url))?;
-            if !matches!(url.scheme(), "http" | "https") || url.path() != "/" {
-                return Err(format!(
-                    "{key}.url: expected http(s)://host:port with no path, found \"{}\"",
-                    upstream.url
-                ));
+            let parsed = url::Url::parse(url).map_err(|e| format!("{key}.url: found \"{url}\": {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.path() != "/" {
+                return Err(format!("{key}.url: expected http(s)://host:port with no path, found \"{url}\""));
             }
             let b = &upstream.breaker;
             if upstream.timeout_ms == 0 || b.consecutive_failures == 0 || b.window == 0 || b.half_open_probes == 0 {

@@ -14,7 +14,7 @@ use flotilla_chassis::{Problem, ProblemKind};
 
 use crate::domain::breaker::{Admission, Breaker, State};
 use crate::domain::forwarding;
-use crate::settings::UpstreamSettings;
+use crate::settings::Route;
 
 const REQUESTS: &str = "flotilla_gateway_upstream_requests_total";
 const DURATION: &str = "flotilla_gateway_upstream_duration_seconds";
@@ -39,10 +39,11 @@ pub struct Outgoing {
 }
 
 impl Upstream {
-    pub fn new(name: &str, settings: &UpstreamSettings, http: reqwest::Client) -> Self {
+    pub fn new(route: &Route, http: reqwest::Client) -> Self {
+        let settings = &route.settings;
         let upstream = Self {
-            name: name.to_owned(),
-            base: settings.url.trim_end_matches('/').to_owned(),
+            name: route.name.clone(),
+            base: route.url.trim_end_matches('/').to_owned(),
             timeout: Duration::from_millis(settings.timeout_ms),
             retries: settings.retries,
             breaker: Mutex::new(Breaker::new(settings.breaker.policy())),

@@ -33,6 +33,7 @@ pub static SERVICE: ServiceDefinition = ServiceDefinition {
     name: "identity",
     version: env!("CARGO_PKG_VERSION"),
     default_port: 8081,
+    public_api: true,
     migrations: MIGRATIONS,
     build,
 };
@@ -44,6 +45,7 @@ fn seconds(s: u64) -> time::Duration {
 fn build(ctx: ServiceContext) -> BuildFuture {
     Box::pin(async move {
         let settings: IdentitySettings = ctx.config.service(SERVICE.name)?;
+        let settings = settings.with_gateway_callback(ctx.config.settings.public_url.as_deref());
         settings.validate()?;
         let auth = &ctx.config.settings.auth;
         // A key outlives its last token by the longest token lifetime plus verifiers' leeway.
@@ -59,7 +61,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         }
         let minter = Minter {
             // The provider is the issuer every service trusts: one setting for both sides.
-            issuer: auth.issuer.clone(),
+            issuer: ctx.verifier.issuer().to_owned(),
             audience: auth.audience.clone(),
             keys: Arc::clone(&keys),
             access_ttl_s: seconds(settings.access_token_ttl_s).whole_seconds(),

@@ -51,9 +51,6 @@ pub struct AdminSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IdentitySettings {
-    /// Read by the chassis; listed so that typos elsewhere are caught.
-    #[serde(rename = "port")]
-    pub _port: Option<u16>,
     pub access_token_ttl_s: u64,
     pub id_token_ttl_s: u64,
     pub refresh_token_ttl_s: u64,
@@ -75,15 +72,7 @@ pub struct IdentitySettings {
 
 impl Default for IdentitySettings {
     fn default() -> Self {
-        let gateway = ClientSettings {
-            secret: None,
-            redirect_uris: vec!["http://127.0.0.1:8080/auth/callback".into()],
-            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-            scopes: default_scopes(),
-            roles: Vec::new(),
-        };
         Self {
-            _port: None,
             access_token_ttl_s: 300,
             id_token_ttl_s: 300,
             refresh_token_ttl_s: 30 * 24 * 3600,
@@ -95,12 +84,30 @@ impl Default for IdentitySettings {
             sign_in_per_minute: 20,
             trusted_proxies: Vec::new(),
             admin: None,
-            clients: BTreeMap::from([("gateway".to_owned(), gateway)]),
+            clients: BTreeMap::new(),
         }
     }
 }
 
 impl IdentitySettings {
+    /// Where the system has a public URL (a gateway), the gateway is a registered client that
+    /// signs browsers in at `<public_url>/auth/callback`, unless configured with redirect URIs of
+    /// its own: wherever the system is reached, sign-in follows.
+    pub fn with_gateway_callback(mut self, public_url: Option<&str>) -> Self {
+        let Some(public_url) = public_url else { return self };
+        let gateway = self.clients.entry("gateway".to_owned()).or_insert_with(|| ClientSettings {
+            secret: None,
+            redirect_uris: Vec::new(),
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            scopes: default_scopes(),
+            roles: Vec::new(),
+        });
+        if gateway.redirect_uris.is_empty() {
+            gateway.redirect_uris.push(format!("{}/auth/callback", public_url.trim_end_matches('/')));
+        }
+        self
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         let positive = [
             ("access_token_ttl_s", self.access_token_ttl_s),

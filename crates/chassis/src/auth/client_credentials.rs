@@ -36,7 +36,7 @@ impl ServiceTokens {
         client_id: &str,
         secret: SecretString,
         scope: Option<&str>,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Result<Self, super::SetupError> {
         Ok(Self {
             client: OidcClient::new(settings, client_id, Some(secret))?,
             scope: scope.map(str::to_owned),

@@ -23,12 +23,23 @@ pub use verifier::{Rejection, TokenVerifier, discovery_url};
 
 use serde::Deserialize;
 
+/// Why a token verifier or an OpenID Connect client cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot make an HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
 /// `auth.*`: whose tokens this service accepts.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
-    /// The issuer exactly as it appears in tokens' `iss` (trailing slash and all).
-    pub issuer: String,
+    /// The issuer exactly as it appears in tokens' `iss` (trailing slash and all). The identity
+    /// service's URL unless set (see `Config::resolve_addresses`).
+    #[serde(default)]
+    pub issuer: Option<String>,
     /// The `aud` a token must carry to be accepted here.
     pub audience: String,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.
@@ -44,24 +55,15 @@ pub struct AuthSettings {
 }
 
 impl AuthSettings {
+    /// The issuer, which whoever checks or obtains tokens must have.
+    pub fn issuer(&self) -> Result<&str, SetupError> {
+        self.issuer.as_deref().ok_or_else(|| {
+            SetupError::Config("auth.issuer: not set, and no identity service is registered to default to".into())
+        })
+    }
+
     pub(crate) fn validate(&self) -> Result<(), String> {
-        let url = url::Url::parse(&self.issuer)
-            .map_err(|e| format!("auth.issuer: found \"{}\", expected an absolute URL: {e}", self.issuer))?;
-        let loopback = match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(name)) => name == "localhost",
-            None => false,
-        };
-        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
-            return Err(format!(
-                "auth.issuer: found \"{}\", expected https (plain http only on loopback)",
-                self.issuer
-            ));
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err("auth.issuer: an issuer has no query or fragment (OpenID Connect Discovery §3)".into());
-        }
+        self.issuer.as_deref().map(check_issuer).transpose()?;
         if self.audience.trim().is_empty() {
             return Err("auth.audience: must not be empty".into());
         }
@@ -72,4 +74,22 @@ impl AuthSettings {
         }
         Ok(())
     }
+}
+
+fn check_issuer(issuer: &str) -> Result<(), String> {
+    let url = url::Url::parse(issuer)
+        .map_err(|e| format!("auth.issuer: found \"{issuer}\", expected an absolute URL: {e}"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    };
+    if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+        return Err(format!("auth.issuer: found \"{issuer}\", expected https (plain http only on loopback)"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("auth.issuer: an issuer has no query or fragment (OpenID Connect Discovery §3)".into());
+    }
+    Ok(())
 }

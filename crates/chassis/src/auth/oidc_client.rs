@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-use super::{AuthSettings, discovery_url};
+use super::{AuthSettings, SetupError, discovery_url};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
@@ -51,9 +51,9 @@ impl std::fmt::Debug for OidcClient {
 }
 
 impl OidcClient {
-    pub fn new(settings: &AuthSettings, client_id: &str, secret: Option<SecretString>) -> Result<Self, reqwest::Error> {
+    pub fn new(settings: &AuthSettings, client_id: &str, secret: Option<SecretString>) -> Result<Self, SetupError> {
         Ok(Self {
-            issuer: settings.issuer.clone(),
+            issuer: settings.issuer()?.to_owned(),
             client_id: client_id.to_owned(),
             secret,
             http: crate::outbound::client(Duration::from_millis(settings.http_timeout_ms))?,

@@ -14,7 +14,7 @@ use jsonwebtoken::{Validation, decode, decode_header};
 use serde_json::Value;
 
 use super::jwks::{KeySet, PublicKey};
-use super::{AuthSettings, Caller};
+use super::{AuthSettings, Caller, SetupError};
 
 /// Why a token was not accepted. The text is safe to log: it never includes the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +79,7 @@ struct RefreshState {
 /// Verifies bearer tokens for one service: one issuer, one audience.
 pub struct TokenVerifier {
     settings: AuthSettings,
+    issuer: String,
     http: reqwest::Client,
     cached: RwLock<Arc<Cached>>,
     refresh: tokio::sync::Mutex<RefreshState>,
@@ -87,18 +88,24 @@ pub struct TokenVerifier {
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenVerifier")
-            .field("issuer", &self.settings.issuer)
+            .field("issuer", &self.issuer)
             .field("audience", &self.settings.audience)
             .finish_non_exhaustive()
     }
 }
 
 impl TokenVerifier {
-    pub fn new(settings: AuthSettings) -> Result<Self, reqwest::Error> {
+    pub fn new(settings: AuthSettings) -> Result<Self, SetupError> {
         super::crypto::install();
+        let issuer = settings.issuer()?.to_owned();
         let http = crate::outbound::client(Duration::from_millis(settings.http_timeout_ms))?;
         let cached = RwLock::new(Arc::new(Cached { keys: KeySet::default(), fetched_at: None }));
-        Ok(Self { settings, http, cached, refresh: tokio::sync::Mutex::default() })
+        Ok(Self { settings, issuer, http, cached, refresh: tokio::sync::Mutex::default() })
+    }
+
+    /// The issuer whose tokens it accepts.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     pub fn settings(&self) -> &AuthSettings {
@@ -139,7 +146,7 @@ impl TokenVerifier {
             return Err(Rejection::WrongAlgorithm);
         }
         let mut validation = Validation::new(key.algorithm);
-        validation.set_issuer(&[&self.settings.issuer]);
+        validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
@@ -202,7 +209,7 @@ impl TokenVerifier {
             }
             Err(error) => {
                 metrics::counter!(JWKS_FETCHES, "outcome" => "failed").increment(1);
-                tracing::warn!(%error, issuer = %self.settings.issuer, "could not fetch the issuer's keys");
+                tracing::warn!(%error, issuer = %self.issuer, "could not fetch the issuer's keys");
                 state.jwks_uri = None;
                 // A key already known stays usable while the issuer is unreachable.
                 known.ok_or(Rejection::IssuerUnavailable(error))
@@ -214,12 +221,12 @@ impl TokenVerifier {
         let jwks_uri = match &state.jwks_uri {
             Some(uri) => uri.clone(),
             None => {
-                let discovery = discovery_url(&self.settings.issuer);
+                let discovery = discovery_url(&self.issuer);
                 let document = self.get_json(&discovery).await?;
                 let issuer = document.get("issuer").and_then(Value::as_str).unwrap_or_default();
                 // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer asked for.
-                if issuer != self.settings.issuer {
-                    return Err(format!("{discovery} names issuer \"{issuer}\", not \"{}\"", self.settings.issuer));
+                if issuer != self.issuer {
+                    return Err(format!("{discovery} names issuer \"{issuer}\", not \"{}\"", self.issuer));
                 }
                 let uri = document
                     .get("jwks_uri")

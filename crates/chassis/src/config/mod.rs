@@ -3,8 +3,10 @@
 //! Everything is validated once at start-up; a bad value stops the process with a message that
 //! names the key, what was found and what was expected.
 
+mod addresses;
 mod settings;
 
+pub use addresses::ServiceAddress;
 pub use settings::{
     DatabaseBackend, DatabaseSettings, HttpSettings, LogFormat, LogSettings, Settings, SqliteSynchronous,
 };
@@ -154,13 +156,24 @@ impl Config {
         Ok(Self { settings, figment })
     }
 
-    /// The section `services.<name>` as the service's own settings type (defaults when absent).
+    /// The section `services.<name>` as the service's own settings type (defaults when absent),
+    /// without the keys the chassis owns (`port`, `url`), so that the type lists only its own.
     pub fn service<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T, ConfigError> {
         let key = format!("services.{name}");
-        if self.figment.find_value(&key).is_err() {
+        let Ok(section) = self.figment.find_value(&key) else {
             return Ok(T::default());
+        };
+        let Some(mut section) = section.into_dict() else {
+            return Err(ConfigError::Invalid { key, message: "expected a table of settings".into() });
+        };
+        for owned in addresses::CHASSIS_KEYS {
+            section.remove(owned);
         }
-        Ok(self.figment.extract_inner(&key)?)
+        figment::value::Value::from(section).deserialize().map_err(|mut error: figment::Error| {
+            error.path.splice(0..0, ["services".to_owned(), name.to_owned()]);
+            error.metadata = self.figment.find_metadata(&error.path.join(".")).cloned();
+            error.into()
+        })
     }
 
     /// A top-level section owned by a library rather than the chassis (`bus`), as that library's
@@ -188,7 +201,7 @@ impl Config {
 /// `FLOTILLA_*` variables (`FLOTILLA_CATALOG_PORT=tcp://...`), which must not stop the process,
 /// while a typo below a known key (`FLOTILLA_HTTP__PORTT`) still fails validation.
 fn is_config_key(key: &str) -> bool {
-    const ROOTS: [&str; 8] = ["env", "data_dir", "log", "http", "database", "auth", "services", "bus"];
+    const ROOTS: [&str; 9] = ["env", "data_dir", "public_url", "log", "http", "database", "auth", "services", "bus"];
     // figment hands over the variable's own spelling; matching is case-insensitive, as it is later.
     let key = key.to_ascii_lowercase();
     let first = key.split("__").next().unwrap_or_default();

@@ -14,6 +14,10 @@ use super::{ConfigError, Environment};
 pub struct Settings {
     pub env: Environment,
     pub data_dir: PathBuf,
+    /// Where browsers and API clients reach the system (the gateway, or a load balancer in front
+    /// of it); the gateway's URL unless set.
+    #[serde(default)]
+    pub public_url: Option<String>,
     pub log: LogSettings,
     pub http: HttpSettings,
     pub database: DatabaseSettings,
@@ -126,6 +130,9 @@ impl Settings {
                 "database.url",
                 "missing, expected a PostgreSQL server URL such as postgres://user@host:5432 because database.backend is \"postgres\"",
             ));
+        }
+        if let Some(url) = &self.public_url {
+            super::addresses::check_base_url("public_url", url)?;
         }
         self.auth.validate().map_err(|message| match message.split_once(": ") {
             Some((key, rest)) => invalid(key, rest),

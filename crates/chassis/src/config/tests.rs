@@ -104,3 +104,27 @@ fn a_missing_environment_file_outside_dev_is_an_error() {
     assert!(error.to_string().contains("prod.toml"), "{error}");
     assert!(Config::load(Some(Environment::Dev), dir.path()).is_ok(), "dev runs on defaults alone");
 }
+
+#[test]
+fn a_service_section_hides_the_chassis_keys_and_names_its_own_mistakes() {
+    #[derive(Debug, Default, serde::Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Section {
+        seed: Option<bool>,
+    }
+    let config = Config::defaults()
+        .unwrap()
+        .set("services.catalog.port", 9000)
+        .unwrap()
+        .set("services.catalog.url", "http://catalog:9000")
+        .unwrap()
+        .set("services.catalog.seed", true)
+        .unwrap();
+    assert_eq!(config.service::<Section>("catalog").unwrap().seed, Some(true), "port and url are the chassis'");
+    let typo = config.set("services.catalog.sed", true).unwrap();
+    let error = typo.service::<Section>("catalog").unwrap_err().to_string();
+    assert!(error.contains("services.catalog.sed"), "{error}");
+    let wrong = config.set("services.catalog.seed", "yes please").unwrap();
+    let error = wrong.service::<Section>("catalog").unwrap_err().to_string();
+    assert!(error.contains("services.catalog.seed"), "{error}");
+}

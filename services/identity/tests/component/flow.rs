@@ -91,7 +91,7 @@ async fn code_flow_with_pkce_refresh_rotation_and_reuse_detection(backend: Backe
 
 async fn discovery_describes_the_provider(backend: Backend) {
     let app = identity(backend, &[]).await;
-    let issuer = app.config().settings.auth.issuer.clone();
+    let issuer = app.config().settings.auth.issuer.clone().unwrap();
     let doc: Value =
         app.client.get(app.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["issuer"], issuer);

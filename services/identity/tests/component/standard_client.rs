@@ -11,7 +11,7 @@ async fn authlib_signs_in_validates_the_id_token_and_refreshes() {
     let app = identity(Backend::Sqlite, &[]).await;
     assert_eq!(register(&app, "lib@example.com", "a password for authlib").await.status(), 201);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/standard_client.py");
-    let issuer = app.config().settings.auth.issuer.clone();
+    let issuer = app.config().settings.auth.issuer.clone().unwrap();
     // Off the runtime's thread: the provider answers the script from this runtime.
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new("python3")
