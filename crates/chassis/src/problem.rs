@@ -174,6 +174,32 @@ impl Problem {
     }
 }
 
+/// The problem responses that read the same on every endpoint, for `utoipa::path`'s
+/// `responses(...)`: `responses((status = 200, ...), responses::Unauthenticated, responses::NotAdmin)`.
+pub mod responses {
+    use super::Problem;
+
+    #[derive(Debug, utoipa::IntoResponses)]
+    #[response(status = 401, description = "No valid access token", content_type = "application/problem+json")]
+    pub struct Unauthenticated(pub Problem);
+
+    #[derive(Debug, utoipa::IntoResponses)]
+    #[response(status = 403, description = "The caller is not an admin", content_type = "application/problem+json")]
+    pub struct NotAdmin(pub Problem);
+
+    #[derive(Debug, utoipa::IntoResponses)]
+    #[response(status = 400, description = "A parameter is invalid", content_type = "application/problem+json")]
+    pub struct InvalidParameter(pub Problem);
+
+    #[derive(Debug, utoipa::IntoResponses)]
+    #[response(status = 412, description = "Changed since it was read", content_type = "application/problem+json")]
+    pub struct PreconditionFailed(pub Problem);
+
+    #[derive(Debug, utoipa::IntoResponses)]
+    #[response(status = 428, description = "If-Match is missing", content_type = "application/problem+json")]
+    pub struct PreconditionRequired(pub Problem);
+}
+
 /// So that handlers can write `?` on their queries.
 impl From<sqlx::Error> for Problem {
     fn from(error: sqlx::Error) -> Self {

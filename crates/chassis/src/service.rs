@@ -64,8 +64,44 @@ pub struct ServiceParts {
 }
 
 impl ServiceParts {
-    pub fn new(api: OpenApiRouter, checks: Vec<Arc<dyn ReadinessCheck>>) -> Self {
-        Self { api, checks, openapi_json: None }
+    pub fn new(api: OpenApiRouter) -> Self {
+        Self { api, checks: Vec::new(), openapi_json: None }
+    }
+
+    /// One more dependency `/readyz` reports on.
+    pub fn with_check(mut self, check: Arc<dyn ReadinessCheck>) -> Self {
+        self.checks.push(check);
+        self
+    }
+
+    /// Adds what a library contributes (messaging's routes and bus check, say).
+    pub fn merge(mut self, other: ServiceParts) -> Self {
+        self.api = self.api.merge(other.api);
+        self.checks.extend(other.checks);
+        self.openapi_json = self.openapi_json.or(other.openapi_json);
+        self
+    }
+}
+
+impl ServiceContext {
+    /// Runs `job` now and then every `period` until the service stops, as tracked background
+    /// work: shutdown waits for a run in progress instead of cutting it off.
+    pub fn every<F, Fut>(&self, period: std::time::Duration, mut job: F)
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let stopping = self.stopping.clone();
+        self.tasks.spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = stopping.cancelled() => return,
+                    _ = ticks.tick() => job().await,
+                }
+            }
+        });
     }
 }
 

@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::Money;
 use crate::{Message, MessageInfo};
 
 pub(crate) const MESSAGES: &[fn() -> MessageInfo] = &[
@@ -15,14 +16,6 @@ pub(crate) const MESSAGES: &[fn() -> MessageInfo] = &[
     || MessageInfo::event::<ProductPriceChangedV1>(&[]),
     || MessageInfo::event::<ProductDeletedV1>(&[]),
 ];
-
-/// An amount in the currency's minor unit (cents for EUR), so that no float ever holds money.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Money {
-    pub amount_minor: i64,
-    /// ISO 4217 code, upper case.
-    pub currency: String,
-}
 
 /// A product attribute: text, a whole number or a yes/no.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -9,8 +9,10 @@
 pub mod asyncapi;
 pub mod catalog;
 mod message;
+mod money;
 
 pub use message::{Message, MessageInfo, MessageKind, address, schema_of};
+pub use money::Money;
 
 /// Every message that crosses a service boundary, with who sends and who receives it.
 pub fn registry() -> Vec<MessageInfo> {

@@ -9,10 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use flotilla_chassis::db::Database;
-use sqlx::{AssertSqlSafe, Row};
+use flotilla_chassis::db::{Database, Sql, parse_timestamp};
+use sqlx::Row;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -167,13 +166,9 @@ impl Relay {
     async fn delete(&self, positions: &[i64]) -> Result<(), sqlx::Error> {
         // By exact position, not by range: on PostgreSQL a lower position can commit after a
         // higher one was read, and a range would delete it unpublished.
-        let placeholders: Vec<String> = (1..=positions.len()).map(|n| format!("${n}")).collect();
-        let sql = format!("DELETE FROM outbox WHERE position IN ({})", placeholders.join(", "));
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for position in positions {
-            query = query.bind(position);
-        }
-        query.execute(self.db.pool()).await?;
+        let mut sql = Sql::new("DELETE FROM outbox WHERE position IN (");
+        sql.bind_list(positions.iter().copied()).push(")");
+        sql.into_query().execute(self.db.pool()).await?;
         Ok(())
     }
 
@@ -184,7 +179,7 @@ impl Relay {
         let backlog: i64 = row.try_get("backlog")?;
         let oldest: Option<String> = row.try_get("oldest")?;
         let age = oldest
-            .and_then(|t| OffsetDateTime::parse(&t, &Rfc3339).ok())
+            .and_then(|t| parse_timestamp(&t).ok())
             .map_or(0.0, |t| (OffsetDateTime::now_utc() - t).as_seconds_f64().max(0.0));
         metrics::outbox_backlog(self.service, backlog, age);
         Ok(())

@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use flotilla_chassis::config::ConfigError;
 use flotilla_chassis::health::{CheckFuture, ReadinessCheck};
-use flotilla_chassis::service::ServiceContext;
+use flotilla_chassis::service::{ServiceContext, ServiceParts};
 use flotilla_contracts::MessageInfo;
 use secrecy::ExposeSecret;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::bus::{Bus, BusError};
 use crate::consumer::{Consumer, ConsumerRuntime};
@@ -33,8 +32,9 @@ pub enum MessagingError {
 pub struct MessagingParts {
     pub outbox: Outbox,
     pub bus: Arc<dyn Bus>,
-    pub check: Arc<dyn ReadinessCheck>,
-    pub routes: OpenApiRouter,
+    /// The `/events` and `/admin/dead-letters` routes and the `bus` readiness check, for
+    /// [`ServiceParts::merge`].
+    pub parts: ServiceParts,
 }
 
 /// Starts messaging for `service`, which publishes `publishes` and runs `consumers`.
@@ -64,12 +64,9 @@ pub async fn start(
         ctx.tasks.spawn(runtime.run(bus.clone(), ctx.stopping.clone()));
     }
 
-    Ok(MessagingParts {
-        outbox,
-        check: Arc::new(BusReachable(bus.clone())),
-        bus,
-        routes: crate::http::router(ctx.db.clone(), publishes),
-    })
+    let parts = ServiceParts::new(crate::http::router(ctx.db.clone(), publishes))
+        .with_check(Arc::new(BusReachable(bus.clone())));
+    Ok(MessagingParts { outbox, bus, parts })
 }
 
 /// The bus `settings` name. Services of one process share the embedded log.

@@ -10,6 +10,7 @@ use flotilla_chassis::auth::Admin;
 use flotilla_chassis::db::Database;
 use flotilla_chassis::extract::{Json, Path, Query};
 use flotilla_chassis::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
+use flotilla_chassis::problem::responses;
 use flotilla_chassis::{FieldViolation, Problem, ProblemKind};
 use flotilla_messaging::{Outbox, UnitOfWork};
 use serde::{Deserialize, Serialize};
@@ -34,7 +35,7 @@ const MAX_PAGE: u32 = 100;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Flotilla catalog", description = "Products, prices, categories and search."),
-    tags((name = "catalog", description = "The product catalogue"), (name = "operations", description = "Probes, metrics and version")),
+    tags((name = "catalog", description = "The product catalogue")),
 )]
 struct ApiDoc;
 
@@ -174,7 +175,7 @@ pub struct Category {
 /// List products, optionally filtered by category and searched by text.
 #[utoipa::path(get, path = "/api/v1/catalog/products", tag = "catalog", params(ListParams), responses(
     (status = 200, description = "A page of products", body = ProductPage),
-    (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json"),
+    responses::InvalidParameter,
 ))]
 async fn list_products(
     State(state): State<AppState>,
@@ -201,7 +202,7 @@ async fn list_products(
         }
     };
     let filter = ListFilter { category: params.category, terms, after, limit: limit + 1 };
-    let mut listed = store::list(state.db.pool(), &filter).await.map_err(store_problem)?;
+    let mut listed = store::list(state.db.pool(), &filter).await?;
     let next_cursor = if listed.len() > limit as usize {
         listed.truncate(limit as usize);
         listed.last().map(|last| match last.score {
@@ -220,8 +221,8 @@ async fn list_products(
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = ProductResponse, headers(("Location" = String), ("ETag" = String))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
+        responses::NotAdmin,
         (status = 409, description = "The SKU is taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The product is not valid", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -245,7 +246,7 @@ async fn create_product(
     {
         return Ok(stored.into_response());
     }
-    store::insert(&mut work, &product).await.map_err(store_problem)?;
+    store::insert(&mut work, &product).await?;
     work.publish(&events::created(&product)).await?;
     let body = ProductResponse::from(&product);
     let headers = product_headers(&product, true);
@@ -270,7 +271,7 @@ async fn get_product(
     Path(id): Path<Uuid>,
     request_headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let product = store::get(state.db.pool(), id).await.map_err(store_problem)?.ok_or_else(|| not_found(id))?;
+    let product = store::get(state.db.pool(), id).await?.ok_or_else(|| not_found(id))?;
     let headers = product_headers(&product, false);
     let unchanged = request_headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
         v.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == product.etag())
@@ -287,12 +288,12 @@ async fn get_product(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Replaced", body = ProductResponse, headers(("ETag" = String))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
+        responses::NotAdmin,
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json"),
+        responses::PreconditionFailed,
         (status = 422, description = "The product is not valid", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
+        responses::PreconditionRequired,
     ))]
 async fn replace_product(
     _: Admin,
@@ -310,8 +311,7 @@ async fn replace_product(
     let draft = product::validate(request.into_input()).map_err(validation_problem)?;
     let mut work = state.begin().await?;
     let precondition = Precondition::IfMatch(if_match);
-    let outcome =
-        store::replace(&mut work, id, &precondition, draft, OffsetDateTime::now_utc()).await.map_err(store_problem)?;
+    let outcome = store::replace(&mut work, id, &precondition, draft, OffsetDateTime::now_utc()).await?;
     let (before, product) = match outcome {
         Outcome::Done(replaced) => replaced,
         Outcome::NotFound => return Err(not_found(id)),
@@ -331,10 +331,10 @@ async fn replace_product(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
+        responses::NotAdmin,
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json"),
+        responses::PreconditionFailed,
     ))]
 async fn delete_product(
     _: Admin,
@@ -349,7 +349,7 @@ async fn delete_product(
         ),
     };
     let mut work = state.begin().await?;
-    let deleted = match store::delete(&mut work, id, &precondition).await.map_err(store_problem)? {
+    let deleted = match store::delete(&mut work, id, &precondition).await? {
         Outcome::Done(deleted) => deleted,
         Outcome::NotFound => return Err(not_found(id)),
         Outcome::Stale { .. } => return Err(Problem::new(ProblemKind::PreconditionFailed)),
@@ -364,7 +364,7 @@ async fn delete_product(
     (status = 200, description = "Categories in name order", body = Vec<Category>),
 ))]
 async fn list_categories(State(state): State<AppState>) -> Result<Json<Vec<Category>>, Problem> {
-    let categories = store::categories(state.db.pool()).await.map_err(store_problem)?;
+    let categories = store::categories(state.db.pool()).await?;
     Ok(Json(categories.into_iter().map(|(name, product_count)| Category { name, product_count }).collect()))
 }
 
@@ -393,12 +393,14 @@ fn not_found(id: Uuid) -> Problem {
     Problem::not_found(format!("no product has id {id}"))
 }
 
-fn store_problem(error: StoreError) -> Problem {
-    match error {
-        StoreError::DuplicateSku(sku) => {
-            Problem::new(ProblemKind::Conflict).with_detail(format!("a product with SKU {sku} already exists"))
+impl From<StoreError> for Problem {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::DuplicateSku(sku) => {
+                Problem::new(ProblemKind::Conflict).with_detail(format!("a product with SKU {sku} already exists"))
+            }
+            StoreError::Database(error) => Problem::database(&error),
+            other => Problem::internal(&other),
         }
-        StoreError::Database(error) => Problem::database(&error),
-        other => Problem::internal(&other),
     }
 }

@@ -8,7 +8,7 @@ mod seed;
 pub mod store;
 
 use flotilla_chassis::config::Environment;
-use flotilla_chassis::db::MigrationFile;
+use flotilla_chassis::db::{Database, MigrationFile};
 use flotilla_chassis::service::{BuildFuture, ServiceContext, ServiceDefinition, ServiceParts};
 use serde::Deserialize;
 
@@ -42,12 +42,17 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         let settings: CatalogSettings = ctx.config.service(SERVICE.name)?;
         let messaging = flotilla_messaging::start(&ctx, SERVICE.name, events::published(), Vec::new()).await?;
         if settings.seed.unwrap_or(ctx.config.settings.env == Environment::Dev) {
-            let loaded = seed::load_once(&ctx.db, &messaging.outbox).await?;
+            // On a pool of its own, closed afterwards: the one big write of the service's life
+            // would otherwise leave its page and statement caches resident in an idle pool.
+            let settings = &ctx.config.settings;
+            let db = Database::connect(SERVICE.name, &settings.database, &settings.data_dir).await?;
+            let loaded = seed::load_once(&db, &messaging.outbox).await;
+            db.close().await;
+            let loaded = loaded?;
             if loaded > 0 {
                 tracing::info!(products = loaded, "loaded the demo catalogue");
             }
         }
-        let api = api::router(ctx.db.clone(), messaging.outbox).merge(messaging.routes);
-        Ok(ServiceParts::new(api, vec![messaging.check]))
+        Ok(ServiceParts::new(api::router(ctx.db.clone(), messaging.outbox)).merge(messaging.parts))
     })
 }

@@ -1,10 +1,10 @@
-//! The catalog's SQL, and only the catalog's. Portable across SQLite and PostgreSQL; placeholders
-//! are numbered by hand because sqlx's `Any` query builder emits `?`, which PostgreSQL rejects.
+//! The catalog's SQL, and only the catalog's. Portable across SQLite and PostgreSQL; queries with
+//! optional parts are assembled with the chassis' `Sql`, which numbers the placeholders.
 
+use flotilla_chassis::db::{AnyQuery, Sql, parse_timestamp};
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
+use sqlx::{AnyConnection, AnyPool, Row};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use crate::domain::cursor::Cursor;
@@ -157,35 +157,32 @@ pub async fn list(pool: &AnyPool, filter: &ListFilter) -> Result<Vec<Listed>, St
         sql.push("SELECT p.*, NULL AS score FROM products p WHERE 1 = 1");
     } else {
         sql.push("SELECT p.*, m.score FROM products p JOIN (SELECT product_id, CAST(SUM(weight) AS BIGINT) AS score, COUNT(*) AS hits FROM product_terms WHERE term IN (");
-        for (i, term) in filter.terms.iter().enumerate() {
-            sql.push(if i == 0 { "" } else { ", " });
-            sql.bind(Value::Text(term.clone()));
-        }
+        sql.bind_list(filter.terms.iter().map(String::as_str));
         sql.push(") GROUP BY product_id) m ON m.product_id = p.id WHERE m.hits = ");
-        sql.bind(Value::Int(filter.terms.len() as i64));
+        sql.bind(filter.terms.len() as i64);
     }
     if let Some(category) = &filter.category {
         sql.push(" AND p.category = ");
-        sql.bind(Value::Text(category.clone()));
+        sql.bind(category.clone());
     }
     match filter.after {
         Some(Cursor::After(id)) => {
             sql.push(" AND p.id > ");
-            sql.bind(Value::Text(id.to_string()));
+            sql.bind(id.to_string());
         }
         Some(Cursor::Ranked { score, id }) => {
             sql.push(" AND (m.score < ");
-            sql.bind(Value::Int(score));
+            sql.bind(score);
             sql.push(" OR (m.score = ");
-            sql.bind(Value::Int(score));
+            sql.bind(score);
             sql.push(" AND p.id > ");
-            sql.bind(Value::Text(id.to_string()));
+            sql.bind(id.to_string());
             sql.push("))");
         }
         None => {}
     }
     sql.push(if filter.terms.is_empty() { " ORDER BY p.id LIMIT " } else { " ORDER BY m.score DESC, p.id LIMIT " });
-    sql.bind(Value::Int(i64::from(filter.limit)));
+    sql.bind(i64::from(filter.limit));
 
     let rows = sql.into_query().fetch_all(pool).await?;
     rows.iter()
@@ -230,55 +227,17 @@ async fn write_terms(conn: &mut AnyConnection, product: &Product) -> Result<(), 
         sql.push("INSERT INTO product_terms (term, product_id, weight) VALUES ");
         for (i, (term, weight)) in chunk.iter().enumerate() {
             sql.push(if i == 0 { "(" } else { ", (" });
-            sql.bind(Value::Text(term.clone()));
+            sql.bind(term.clone());
             sql.push(", ");
-            sql.bind(Value::Text(id.clone()));
+            sql.bind(id.clone());
             sql.push(", ");
-            sql.bind(Value::Int(*weight));
+            sql.bind(*weight);
             sql.push(")");
         }
         sql.into_query().execute(&mut *conn).await?;
     }
     Ok(())
 }
-
-/// SQL assembled from constant fragments and numbered placeholders; values are always bound.
-#[derive(Default)]
-struct Sql {
-    text: String,
-    values: Vec<Value>,
-}
-
-enum Value {
-    Text(String),
-    Int(i64),
-}
-
-impl Sql {
-    fn push(&mut self, fragment: &'static str) {
-        self.text.push_str(fragment);
-    }
-
-    fn bind(&mut self, value: Value) {
-        self.values.push(value);
-        self.text.push('$');
-        self.text.push_str(&self.values.len().to_string());
-    }
-
-    fn into_query(self) -> AnyQuery<'static> {
-        // Only constant fragments and placeholders reach the text; every value is bound.
-        let mut query = sqlx::query(AssertSqlSafe(self.text));
-        for value in self.values {
-            query = match value {
-                Value::Text(text) => query.bind(text),
-                Value::Int(int) => query.bind(int),
-            };
-        }
-        query
-    }
-}
-
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// Binds a product's content as placeholders $1 to $8, in the column order both INSERT and
 /// UPDATE list first.
@@ -300,7 +259,7 @@ fn product_from_row(row: &AnyRow) -> Result<Product, StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt { id: id.clone(), reason };
     let time = |column: &str| -> Result<OffsetDateTime, StoreError> {
         let text: String = row.try_get(column)?;
-        OffsetDateTime::parse(&text, &Rfc3339).map_err(|e| corrupt(format!("{column}: {e}")))
+        parse_timestamp(&text).map_err(|e| corrupt(format!("{column}: {e}")))
     };
     let currency: String = row.try_get("price_currency")?;
     let attributes: String = row.try_get("attributes")?;

@@ -76,21 +76,16 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             routes.iter().map(|route| (route.name.clone(), Arc::new(Upstream::new(route, http.clone())))).collect();
         let oidc = Arc::new(OidcClient::new(auth, &settings.client_id, settings.client_secret.clone())?);
         let limiter = Arc::new(edge::limiter(&settings));
-        let sweeper_db = ctx.db.clone();
-        let sweeper_limiter = Arc::clone(&limiter);
-        let stopping = ctx.stopping.clone();
-        ctx.tasks.spawn(async move {
-            loop {
-                tokio::select! {
-                    () = stopping.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_secs(60)) => {}
-                }
-                if let Err(error) = session::sweep(&sweeper_db, time::OffsetDateTime::now_utc()).await {
+        let (sweeper_db, sweeper_limiter) = (ctx.db.clone(), Arc::clone(&limiter));
+        ctx.every(Duration::from_secs(60), move || {
+            let (db, limiter) = (sweeper_db.clone(), Arc::clone(&sweeper_limiter));
+            async move {
+                if let Err(error) = session::sweep(&db, time::OffsetDateTime::now_utc()).await {
                     tracing::warn!(%error, "could not sweep expired sessions");
                 }
                 // Buckets of clients gone quiet are full again: forget them, or the map only grows.
-                sweeper_limiter.retain_recent();
-                sweeper_limiter.shrink_to_fit();
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
             }
         });
         let upstream_list: Vec<(String, String)> = routes.into_iter().map(|route| (route.name, route.url)).collect();
@@ -116,7 +111,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             api = api.layer(axum::middleware::from_fn(edge::strict_transport));
         }
         let combined = Arc::new(docs::Combined::new(own, upstream_list)?);
-        let mut parts = ServiceParts::new(api, vec![Arc::new(breakers)]);
+        let mut parts = ServiceParts::new(api).with_check(Arc::new(breakers));
         parts.openapi_json = Some(axum::routing::get(move || Arc::clone(&combined).serve()));
         Ok(parts)
     })

@@ -2,11 +2,9 @@
 //! ids and login states are stored as SHA-256 only; the tokens are stored because the gateway
 //! must present them, and never leave it.
 
-use flotilla_chassis::db::{Database, timestamp};
+use flotilla_chassis::db::{Database, timestamp, timestamp_at};
 use sqlx::Row;
-use sqlx::any::AnyRow;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -24,11 +22,6 @@ pub struct Login {
     pub code_verifier: String,
     pub nonce: String,
     pub return_to: String,
-}
-
-fn time_of(row: &AnyRow, column: &str) -> Result<OffsetDateTime, sqlx::Error> {
-    let text: String = row.try_get(column)?;
-    OffsetDateTime::parse(&text, &Rfc3339).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 pub async fn create(db: &Database, id_hash: &str, session: &Session, now: OffsetDateTime) -> Result<(), sqlx::Error> {
@@ -65,10 +58,10 @@ pub async fn find(db: &Database, id_hash: &str) -> Result<Option<Session>, sqlx:
         roles: roles.split_whitespace().map(str::to_owned).collect(),
         csrf_token: row.try_get("csrf_token")?,
         access_token: row.try_get("access_token")?,
-        access_expires_at: time_of(&row, "access_expires_at")?,
+        access_expires_at: timestamp_at(&row, "access_expires_at")?,
         refresh_token: row.try_get("refresh_token")?,
-        last_seen_at: time_of(&row, "last_seen_at")?,
-        expires_at: time_of(&row, "expires_at")?,
+        last_seen_at: timestamp_at(&row, "last_seen_at")?,
+        expires_at: timestamp_at(&row, "expires_at")?,
     }))
 }
 

@@ -11,11 +11,10 @@ use std::time::Duration as StdDuration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use flotilla_chassis::auth::SigningKey;
-use flotilla_chassis::db::{self, Database};
+use flotilla_chassis::db::{self, Database, parse_timestamp};
 use serde_json::{Value, json};
 use sqlx::Row;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::keys::{self, KeyMeta, Policy};
@@ -187,8 +186,7 @@ async fn load(db: &Database) -> Result<Vec<StoredKey>, KeyRingError> {
                 meta: KeyMeta {
                     kid: row.try_get("kid")?,
                     generation: row.try_get("generation")?,
-                    signs_from: OffsetDateTime::parse(&signs_from, &Rfc3339)
-                        .map_err(|e| KeyRingError::Corrupt(e.to_string()))?,
+                    signs_from: parse_timestamp(&signs_from).map_err(|e| KeyRingError::Corrupt(e.to_string()))?,
                 },
                 algorithm: row.try_get("algorithm")?,
                 private_key: row.try_get("private_key")?,

@@ -68,11 +68,10 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             id_ttl_s: seconds(settings.id_token_ttl_s).whole_seconds(),
         };
         let attempts = api::attempt_limiter(&settings);
-        let forget = Arc::clone(&attempts);
-        let stopping = ctx.stopping.clone();
-        let db = ctx.db.clone();
-        ctx.tasks.spawn(async move {
-            loop {
+        let (forget, db) = (Arc::clone(&attempts), ctx.db.clone());
+        ctx.every(std::time::Duration::from_secs(60), move || {
+            let (forget, db) = (Arc::clone(&forget), db.clone());
+            async move {
                 match store::sweep(db.pool(), time::OffsetDateTime::now_utc()).await {
                     Ok(0) => {}
                     Ok(removed) => tracing::info!(removed, "deleted expired codes and refresh tokens"),
@@ -81,14 +80,9 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                 // Addresses gone quiet have full buckets again: forget them, or the map only grows.
                 forget.retain_recent();
                 forget.shrink_to_fit();
-                tokio::select! {
-                    () = stopping.cancelled() => return,
-                    () = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
-                }
             }
         });
-        let api = api::router(ctx.db.clone(), Arc::new(settings), minter, keys, attempts);
-        Ok(ServiceParts::new(api, Vec::new()))
+        Ok(ServiceParts::new(api::router(ctx.db.clone(), Arc::new(settings), minter, keys, attempts)))
     })
 }
 

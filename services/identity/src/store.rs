@@ -1,11 +1,10 @@
 //! The identity service's SQL: users, authorization codes and refresh tokens. Codes and refresh
 //! tokens are looked up by their SHA-256 only (`flotilla_chassis::secrets::fingerprint`).
 
-use flotilla_chassis::db::timestamp;
+use flotilla_chassis::db::{parse_timestamp, timestamp};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Executor, Row};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -42,7 +41,7 @@ pub struct User {
 }
 
 fn parse_time(text: &str) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::parse(text, &Rfc3339).map_err(|e| StoreError::Corrupt(e.to_string()))
+    parse_timestamp(text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn user_from(row: &AnyRow) -> Result<User, StoreError> {

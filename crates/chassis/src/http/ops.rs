@@ -19,8 +19,13 @@ struct OpsState {
     readiness: Readiness,
 }
 
+/// Every service's operations tag, so that no service declares it again.
+#[derive(utoipa::OpenApi)]
+#[openapi(tags((name = "operations", description = "Probes, metrics and version")))]
+struct OpsDoc;
+
 pub(super) fn router(info: ServiceInfo, readiness: Readiness) -> OpenApiRouter {
-    OpenApiRouter::new()
+    OpenApiRouter::with_openapi(<OpsDoc as utoipa::OpenApi>::openapi())
         .routes(routes!(livez))
         .routes(routes!(readyz))
         .routes(routes!(metrics))

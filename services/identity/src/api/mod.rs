@@ -36,7 +36,7 @@ use crate::tokens::Minter;
             /.well-known/openid-configuration and follow their specifications; this document covers the \
             service's own API."
     ),
-    tags((name = "identity", description = "Users and signing keys"), (name = "operations", description = "Probes, metrics and version")),
+    tags((name = "identity", description = "Users and signing keys")),
 )]
 struct ApiDoc;
 

@@ -10,6 +10,7 @@ use axum::routing::get;
 use flotilla_chassis::auth::{Admin, Caller, roles};
 use flotilla_chassis::extract::{Json, Path};
 use flotilla_chassis::http::client_ip;
+use flotilla_chassis::problem::responses;
 use flotilla_chassis::{FieldViolation, Problem, ProblemKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -123,7 +124,7 @@ async fn register_user(
     params(("id" = String, Path, description = "User id (the `sub` of their tokens)")),
     responses(
         (status = 200, description = "The user", body = UserResponse),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
         (status = 403, description = "Someone else's record", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -142,8 +143,8 @@ async fn get_user(
 #[utoipa::path(post, path = "/api/v1/identity/keys/rotate", tag = "identity", security(("bearer" = [])),
     responses(
         (status = 202, description = "Rotation scheduled; the body is the JWKS as now published"),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
+        responses::NotAdmin,
     ))]
 async fn rotate_keys(Admin(caller): Admin, State(state): State<AppState>) -> Result<Response, Problem> {
     state.minter.keys.rotate().await.map_err(|e| Problem::internal(&e))?;

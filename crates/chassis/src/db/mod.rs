@@ -13,6 +13,10 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, SqlSafeStr, Transaction};
 
 use crate::config::{DatabaseBackend, DatabaseSettings};
 
+mod sql;
+
+pub use sql::{AnyQuery, Sql, SqlValue};
+
 /// One migration, embedded in the service binary with `include_str!`.
 #[derive(Debug, Clone, Copy)]
 pub struct MigrationFile {
@@ -144,6 +148,18 @@ const TIMESTAMP: &[time::format_description::BorrowedFormatItem<'static>] =
 /// How every service stores a point in time: portable TEXT that sorts in time order.
 pub fn timestamp(t: time::OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC).format(TIMESTAMP).unwrap_or_default()
+}
+
+/// Reads back what [`timestamp`] stored (any RFC 3339 time, in fact).
+pub fn parse_timestamp(text: &str) -> Result<time::OffsetDateTime, time::error::Parse> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+}
+
+/// The timestamp in `column` of `row`; one that does not parse is a decode error.
+pub fn timestamp_at(row: &sqlx::any::AnyRow, column: &str) -> Result<time::OffsetDateTime, sqlx::Error> {
+    use sqlx::Row;
+    let text: String = row.try_get(column)?;
+    parse_timestamp(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 fn is_missing_table(error: &dyn sqlx::error::DatabaseError) -> bool {
