@@ -14,9 +14,12 @@ mod money;
 pub use message::{Message, MessageInfo, MessageKind, address, schema_of};
 pub use money::Money;
 
+/// Each context's messages (`flotilla new service` adds a context's list here).
+const CONTEXTS: &[&[fn() -> MessageInfo]] = &[catalog::MESSAGES];
+
 /// Every message that crosses a service boundary, with who sends and who receives it.
 pub fn registry() -> Vec<MessageInfo> {
-    catalog::MESSAGES.iter().map(|describe| describe()).collect()
+    CONTEXTS.iter().flat_map(|messages| messages.iter()).map(|describe| describe()).collect()
 }
 
 /// The message with this CloudEvents type, if the system knows it.

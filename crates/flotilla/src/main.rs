@@ -4,6 +4,7 @@
 mod commands;
 mod dlq;
 mod load;
+mod new;
 mod registry;
 
 use std::path::PathBuf;
@@ -49,6 +50,9 @@ enum Command {
     Dlq(dlq::DlqCommand),
     /// Generate open-loop load against a service and report latency percentiles
     Load(load::LoadArgs),
+    /// Add to the workspace: `new service <name> --port <n>`
+    #[command(subcommand)]
+    New(new::NewCommand),
     /// Print the product version, git commit and build time
     Version,
 }
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
             Command::Migrate { service } => commands::migrate(cli.env, &cli.config_dir, service.as_deref()).await,
             Command::Dlq(command) => dlq::run(cli.env, &cli.config_dir, command).await,
             Command::Load(args) => load::run(args).await,
+            Command::New(command) => new::run(command),
             Command::Version => {
                 commands::version();
                 Ok(())
