@@ -148,3 +148,24 @@ fn one_crypto_stack_and_no_rsa() {
         assert!(!packages.contains(banned), "{banned} is in Cargo.lock; see ADR 0007");
     }
 }
+
+/// Messages leave a service only through its outbox, written by a `UnitOfWork` in the
+/// transaction of the change: no other code inserts outbox rows or publishes to the bus.
+#[test]
+fn messages_are_emitted_only_through_a_unit_of_work() {
+    let mut checked = 0;
+    for dir in ["services", "crates/chassis/src", "crates/contracts/src", "crates/messaging/src"] {
+        for file in rust_files(&root().join(dir)) {
+            checked += 1;
+            let path = file.strip_prefix(root()).unwrap().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&file).unwrap();
+            if !path.ends_with("messaging/src/outbox.rs") {
+                assert!(!text.contains("INSERT INTO outbox ("), "{path} writes outbox rows itself");
+            }
+            let publishes = text.contains(".publish(&[") || text.contains("bus.publish(");
+            let may_publish = ["messaging/src/relay.rs", "/tests/"].iter().any(|allowed| path.contains(allowed));
+            assert!(!publishes || may_publish, "{path} publishes to the bus directly instead of through its outbox");
+        }
+    }
+    assert!(checked > 0);
+}
