@@ -121,3 +121,60 @@ fn headers_schema() -> Value {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+    use crate::{Message, MessageKind};
+
+    #[derive(Serialize, Deserialize, JsonSchema)]
+    struct ReserveV1 {
+        id: u32,
+    }
+
+    impl Message for ReserveV1 {
+        const TYPE: &'static str = "flotilla.stock.reserve.v1";
+        const SUMMARY: &'static str = "Reserve.";
+        const KIND: MessageKind = MessageKind::Command;
+        fn subject(&self) -> String {
+            self.id.to_string()
+        }
+    }
+
+    #[derive(Serialize, Deserialize, JsonSchema)]
+    struct ReservedV1 {
+        id: u32,
+    }
+
+    impl Message for ReservedV1 {
+        const TYPE: &'static str = "flotilla.stock.reserved.v1";
+        const SUMMARY: &'static str = "Reserved.";
+        const KIND: MessageKind = MessageKind::Reply;
+        fn subject(&self) -> String {
+            self.id.to_string()
+        }
+    }
+
+    #[test]
+    fn a_command_shows_its_senders_receiver_and_reply_and_the_reply_its_addressed_channel() {
+        let document = document(&[
+            MessageInfo::command::<ReserveV1>(&["ordering"], "stock.reservations"),
+            MessageInfo::reply::<ReservedV1, ReserveV1>(&["ordering.stock-replies"]),
+        ]);
+        let operations = &document["operations"];
+        let send = &operations["ordering.send.flotilla.stock.reserve.v1"];
+        assert_eq!(send["action"], "send");
+        assert_eq!(send["reply"]["channel"]["$ref"], "#/channels/flotilla.stock.reserved.v1");
+        assert_eq!(operations["stock.reservations.receive.flotilla.stock.reserve.v1"]["action"], "receive");
+        assert_eq!(operations["stock.send.flotilla.stock.reserved.v1"]["action"], "send", "the owner replies");
+        assert_eq!(operations["ordering.stock-replies.receive.flotilla.stock.reserved.v1"]["action"], "receive");
+        let reply = &document["channels"]["flotilla.stock.reserved.v1"];
+        assert_eq!(reply["address"], "flotilla.stock.reserved.v1.to.{recipient}");
+        assert!(reply["parameters"]["recipient"].is_object());
+        assert_eq!(document["channels"]["flotilla.stock.reserve.v1"]["address"], "flotilla.stock.reserve.v1");
+        assert_eq!(document["components"]["messages"]["flotilla.stock.reserve.v1"]["x-flotilla-kind"], "command");
+    }
+}

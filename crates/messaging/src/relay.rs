@@ -168,7 +168,7 @@ impl Relay {
         // higher one was read, and a range would delete it unpublished.
         let mut sql = Sql::new("DELETE FROM outbox WHERE position IN (");
         sql.bind_list(positions.iter().copied()).push(")");
-        sql.into_query().execute(self.db.pool()).await?;
+        sql.into_one_off_query().execute(self.db.pool()).await?;
         Ok(())
     }
 

@@ -234,7 +234,7 @@ async fn write_terms(conn: &mut AnyConnection, product: &Product) -> Result<(), 
             sql.bind(*weight);
             sql.push(")");
         }
-        sql.into_query().execute(&mut *conn).await?;
+        sql.into_one_off_query().execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -72,12 +72,22 @@ impl Sql {
         &self.text
     }
 
-    /// The query, not kept prepared: text assembled at run time takes many shapes (one per
-    /// number of search terms, per row count of an insert), and caching each would fill every
-    /// connection's statement cache with one-off statements, memory and all.
+    /// The query, kept prepared on each connection like any other: for text of a few shapes
+    /// (a filter with optional parts) that runs often.
     pub fn into_query(self) -> AnyQuery<'static> {
+        self.build(true)
+    }
+
+    /// The query, not kept prepared: for text whose shape changes with its data (an insert of
+    /// as many rows as there are, an `IN` list as long as a batch), which would fill every
+    /// connection's statement cache with statements used once, memory and all.
+    pub fn into_one_off_query(self) -> AnyQuery<'static> {
+        self.build(false)
+    }
+
+    fn build(self, persistent: bool) -> AnyQuery<'static> {
         // Only constant fragments and placeholders reach the text; every value is bound.
-        let mut query = sqlx::query(AssertSqlSafe(self.text)).persistent(false);
+        let mut query = sqlx::query(AssertSqlSafe(self.text)).persistent(persistent);
         for value in self.values {
             query = match value {
                 SqlValue::Text(text) => query.bind(text),
