@@ -1,6 +1,8 @@
 //! Prometheus metrics: one process-wide recorder. Every recorded series carries a `service` label,
-//! so that services sharing a process (embedded mode) stay distinguishable; the `process_*`
-//! series describe the process itself and carry none.
+//! and each service's `/metrics` serves only its own series, so that a Prometheus scraping every
+//! port of an embedded process counts each series once, as it would scraping one process per
+//! service. The `process_*` series describe the process: they are served by the first service the
+//! process started (the only one, distributed; the gateway, embedded), never by two ports.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -15,6 +17,8 @@ const DURATION_BUCKETS: &[f64] =
     &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+/// The service whose `/metrics` reports the process's resource usage.
+static PROCESS_REPORTER: OnceLock<&'static str> = OnceLock::new();
 
 /// The process-wide handle, installing the recorder on first use.
 pub fn handle() -> &'static PrometheusHandle {
@@ -63,15 +67,55 @@ pub fn spawn_upkeep() {
 
 pub fn record_build_info(service: &'static str, version: &'static str) {
     handle();
+    PROCESS_REPORTER.get_or_init(|| service);
     metrics::gauge!(BUILD_INFO, "service" => service, "version" => version, "commit" => crate::build_info::GIT_COMMIT)
         .set(1.0);
 }
 
-/// The full exposition: recorded series, then this process's resource usage.
-pub fn render() -> String {
-    let mut text = handle().render();
-    process::append(&mut text);
+/// What `service`'s `/metrics` serves: its own series, then the process's resource usage if it
+/// is the service that reports them.
+pub fn render_for(service: &str) -> String {
+    let mut text = own_series(&handle().render(), service);
+    if PROCESS_REPORTER.get().is_some_and(|reporter| *reporter == service) {
+        process::append(&mut text);
+    }
     text
+}
+
+/// The families of `exposition` that have samples labelled `service="<service>"`, with their
+/// HELP and TYPE lines and only those samples.
+fn own_series(exposition: &str, service: &str) -> String {
+    let first = format!("{{service=\"{service}\"");
+    let later = format!(",service=\"{service}\"");
+    let mut out = String::with_capacity(exposition.len() / 2);
+    let mut header = String::new();
+    let mut samples = String::new();
+    let flush = |header: &mut String, samples: &mut String, out: &mut String| {
+        if !samples.is_empty() {
+            out.push_str(header);
+            out.push_str(samples);
+            out.push('\n');
+        }
+        header.clear();
+        samples.clear();
+    };
+    for line in exposition.lines() {
+        if line.starts_with('#') {
+            // A HELP after samples opens the next family.
+            if !samples.is_empty() || (line.starts_with("# HELP") && header.contains("# TYPE")) {
+                flush(&mut header, &mut samples, &mut out);
+            }
+            header.push_str(line);
+            header.push('\n');
+        } else if line.is_empty() {
+            flush(&mut header, &mut samples, &mut out);
+        } else if line.contains(&first) || line.contains(&later) {
+            samples.push_str(line);
+            samples.push('\n');
+        }
+    }
+    flush(&mut header, &mut samples, &mut out);
+    out
 }
 
 /// Standard `process_*` metrics, read from /proc (Linux only; elsewhere they are omitted).
@@ -161,5 +205,28 @@ mod process {
             let rss: f64 = rss_line.split(' ').nth(1).unwrap().parse().unwrap();
             assert!(rss > 1024.0 * 1024.0, "{rss}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::own_series;
+
+    #[test]
+    fn a_service_gets_only_its_own_families_and_samples() {
+        let exposition = "# HELP a_total A.\n# TYPE a_total counter\na_total{service=\"catalog\"} 1\n\
+            a_total{service=\"gateway\"} 2\n\n# HELP b Only the gateway's.\n# TYPE b gauge\n\
+            b{upstream=\"x\",service=\"gateway\"} 1\n\n# TYPE c gauge\nc{service=\"catalogue\"} 3\n";
+        assert_eq!(
+            own_series(exposition, "catalog"),
+            "# HELP a_total A.\n# TYPE a_total counter\na_total{service=\"catalog\"} 1\n\n"
+        );
+        let gateway = own_series(exposition, "gateway");
+        assert!(
+            gateway.contains("a_total{service=\"gateway\"} 2")
+                && gateway.contains("b{upstream=\"x\",service=\"gateway\"} 1")
+        );
+        assert!(!gateway.contains("catalog"));
+        assert_eq!(own_series(exposition, "catalogue"), "# TYPE c gauge\nc{service=\"catalogue\"} 3\n\n");
     }
 }

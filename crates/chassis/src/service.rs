@@ -156,7 +156,7 @@ impl Application {
 
             let stopping = CancellationToken::new();
             let tasks = TaskTracker::new();
-            let verifier = TokenVerifier::new(settings.auth.clone())
+            let verifier = TokenVerifier::new(name, settings.auth.clone())
                 .map(Arc::new)
                 .map_err(|source| StartError::Auth { service: name, source })?;
             let context = ServiceContext {

@@ -21,7 +21,7 @@ async fn main() {
     for (key, value) in issuer.settings() {
         settings = settings.set(key, value).unwrap();
     }
-    let verifier = flotilla_chassis::auth::TokenVerifier::new(settings.settings.auth.clone()).unwrap();
+    let verifier = flotilla_chassis::auth::TokenVerifier::new("bench", settings.settings.auth.clone()).unwrap();
     let token = issuer.token("bench-user", &["customer"]);
     verifier.verify(&token).await.unwrap();
 

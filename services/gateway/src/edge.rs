@@ -60,7 +60,7 @@ pub async fn rate_limit(
         key.unwrap_or_else(|| format!("ip:{}", client_ip(peer, request.headers(), &state.settings.trusted_proxies)));
     if let Err(not_until) = state.limiter.check_key(&key) {
         let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
-        metrics::counter!("flotilla_gateway_rate_limited_total").increment(1);
+        metrics::counter!(crate::upstream::RATE_LIMITED, "service" => crate::SERVICE.name).increment(1);
         return Problem::new(ProblemKind::RateLimited)
             .with_detail("this client is sending requests faster than allowed")
             .with_retry_after(wait.as_secs().max(1))

@@ -19,6 +19,21 @@ use crate::settings::Route;
 const REQUESTS: &str = "flotilla_gateway_upstream_requests_total";
 const DURATION: &str = "flotilla_gateway_upstream_duration_seconds";
 const BREAKER: &str = "flotilla_gateway_circuit_state";
+pub(crate) const RATE_LIMITED: &str = "flotilla_gateway_rate_limited_total";
+
+fn describe() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        metrics::describe_counter!(REQUESTS, "Requests the gateway sent upstream, by upstream and outcome.");
+        metrics::describe_histogram!(
+            DURATION,
+            metrics::Unit::Seconds,
+            "Time from the gateway's first attempt to the upstream's response, retries included."
+        );
+        metrics::describe_gauge!(BREAKER, "Each upstream's circuit breaker: 0 closed, 1 half-open, 2 open.");
+        metrics::describe_counter!(RATE_LIMITED, "Requests refused with 429 because a client exceeded its rate.");
+    });
+}
 
 pub struct Upstream {
     pub name: String,
@@ -40,6 +55,7 @@ pub struct Outgoing {
 
 impl Upstream {
     pub fn new(route: &Route, http: reqwest::Client) -> Self {
+        describe();
         let settings = &route.settings;
         let upstream = Self {
             name: route.name.clone(),
@@ -58,7 +74,7 @@ impl Upstream {
     }
 
     fn publish_state(&self, state: State) {
-        metrics::gauge!(BREAKER, "upstream" => self.name.clone()).set(state.level());
+        metrics::gauge!(BREAKER, "service" => crate::SERVICE.name, "upstream" => self.name.clone()).set(state.level());
     }
 
     fn admit(&self) -> Admission {
@@ -95,7 +111,7 @@ impl Upstream {
                 Admission::Allowed => false,
                 Admission::Probe => true,
                 Admission::Refused(wait) => {
-                    metrics::counter!(REQUESTS, "upstream" => self.name.clone(), "outcome" => "circuit_open")
+                    metrics::counter!(REQUESTS, "service" => crate::SERVICE.name, "upstream" => self.name.clone(), "outcome" => "circuit_open")
                         .increment(1);
                     return Problem::new(ProblemKind::Unavailable)
                         .with_detail(format!(
@@ -115,7 +131,8 @@ impl Upstream {
                 .timeout(self.timeout)
                 .send()
                 .await;
-            metrics::histogram!(DURATION, "upstream" => self.name.clone()).record(started.elapsed().as_secs_f64());
+            metrics::histogram!(DURATION, "service" => crate::SERVICE.name, "upstream" => self.name.clone())
+                .record(started.elapsed().as_secs_f64());
             let retryable = match &result {
                 Ok(response) => matches!(
                     response.status(),
@@ -129,7 +146,7 @@ impl Upstream {
                 Err(e) if e.is_timeout() => "timeout",
                 Err(_) => "unreachable",
             };
-            metrics::counter!(REQUESTS, "upstream" => self.name.clone(), "outcome" => outcome).increment(1);
+            metrics::counter!(REQUESTS, "service" => crate::SERVICE.name, "upstream" => self.name.clone(), "outcome" => outcome).increment(1);
             self.record(outcome == "ok", probe);
             if retryable && let Some(delay) = backoff.next() {
                 tracing::info!(upstream = %self.name, outcome, delay_ms = delay.as_millis() as u64, "retrying an idempotent request");

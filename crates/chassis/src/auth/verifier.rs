@@ -65,6 +65,14 @@ impl Rejection {
 const VERIFICATIONS: &str = "flotilla_auth_token_verifications_total";
 const JWKS_FETCHES: &str = "flotilla_auth_jwks_fetches_total";
 
+fn describe() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        metrics::describe_counter!(VERIFICATIONS, "Bearer tokens checked, by outcome (accepted, or why refused).");
+        metrics::describe_counter!(JWKS_FETCHES, "Fetches of the issuer's keys, by outcome.");
+    });
+}
+
 struct Cached {
     keys: KeySet,
     fetched_at: Option<Instant>,
@@ -78,6 +86,8 @@ struct RefreshState {
 
 /// Verifies bearer tokens for one service: one issuer, one audience.
 pub struct TokenVerifier {
+    /// Whose verifier it is, for the metrics' `service` label.
+    service: &'static str,
     settings: AuthSettings,
     issuer: String,
     http: reqwest::Client,
@@ -95,12 +105,13 @@ impl std::fmt::Debug for TokenVerifier {
 }
 
 impl TokenVerifier {
-    pub fn new(settings: AuthSettings) -> Result<Self, SetupError> {
+    pub fn new(service: &'static str, settings: AuthSettings) -> Result<Self, SetupError> {
         super::crypto::install();
+        describe();
         let issuer = settings.issuer()?.to_owned();
         let http = crate::outbound::client(Duration::from_millis(settings.http_timeout_ms))?;
         let cached = RwLock::new(Arc::new(Cached { keys: KeySet::default(), fetched_at: None }));
-        Ok(Self { settings, issuer, http, cached, refresh: tokio::sync::Mutex::default() })
+        Ok(Self { service, settings, issuer, http, cached, refresh: tokio::sync::Mutex::default() })
     }
 
     /// The issuer whose tokens it accepts.
@@ -119,7 +130,7 @@ impl TokenVerifier {
             Ok(_) => "accepted",
             Err(rejection) => rejection.outcome(),
         };
-        metrics::counter!(VERIFICATIONS, "outcome" => outcome).increment(1);
+        metrics::counter!(VERIFICATIONS, "service" => self.service, "outcome" => outcome).increment(1);
         result
     }
 
@@ -197,7 +208,7 @@ impl TokenVerifier {
         state.last_attempt = Some(Instant::now());
         match self.fetch(&mut state).await {
             Ok(keys) => {
-                metrics::counter!(JWKS_FETCHES, "outcome" => "ok").increment(1);
+                metrics::counter!(JWKS_FETCHES, "service" => self.service, "outcome" => "ok").increment(1);
                 tracing::debug!(keys = keys.len(), "fetched the issuer's keys");
                 let found = keys.get(kid).cloned();
                 let fresh = Arc::new(Cached { keys, fetched_at: Some(Instant::now()) });
@@ -208,7 +219,7 @@ impl TokenVerifier {
                 found.ok_or(Rejection::UnknownKey)
             }
             Err(error) => {
-                metrics::counter!(JWKS_FETCHES, "outcome" => "failed").increment(1);
+                metrics::counter!(JWKS_FETCHES, "service" => self.service, "outcome" => "failed").increment(1);
                 tracing::warn!(%error, issuer = %self.issuer, "could not fetch the issuer's keys");
                 state.jwks_uri = None;
                 // A key already known stays usable while the issuer is unreachable.

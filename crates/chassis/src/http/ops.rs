@@ -52,8 +52,8 @@ async fn readyz(State(state): State<OpsState>) -> impl IntoResponse {
 
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Metrics", content_type = "text/plain")))]
-async fn metrics() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], crate::metrics::render())
+async fn metrics(State(state): State<OpsState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], crate::metrics::render_for(state.info.name))
 }
 
 /// What runs here: product and service versions, git commit, build time.

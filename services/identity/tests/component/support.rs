@@ -166,5 +166,5 @@ pub fn header(token: &str) -> Value {
 
 /// A verifier configured as any service's: the identity service's issuer and the audience.
 pub fn verifier(app: &TestApp) -> flotilla_chassis::auth::TokenVerifier {
-    flotilla_chassis::auth::TokenVerifier::new(app.config().settings.auth.clone()).unwrap()
+    flotilla_chassis::auth::TokenVerifier::new("test", app.config().settings.auth.clone()).unwrap()
 }
