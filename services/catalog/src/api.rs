@@ -400,7 +400,6 @@ impl From<StoreError> for Problem {
                 Problem::new(ProblemKind::Conflict).with_detail(format!("a product with SKU {sku} already exists"))
             }
             StoreError::Database(error) => Problem::database(&error),
-            other => Problem::internal(&other),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use flotilla_chassis::db::{AnyQuery, Sql, parse_timestamp};
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, FromRow, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -16,8 +16,6 @@ use crate::domain::search;
 pub enum StoreError {
     #[error("a product with SKU {0} already exists")]
     DuplicateSku(String),
-    #[error("stored product {id} is unreadable: {reason}")]
-    Corrupt { id: String, reason: String },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -73,8 +71,7 @@ pub async fn insert(conn: &mut AnyConnection, product: &Product) -> Result<(), S
 }
 
 pub async fn get(pool: &AnyPool, id: Uuid) -> Result<Option<Product>, StoreError> {
-    let row = sqlx::query("SELECT * FROM products WHERE id = $1").bind(id.to_string()).fetch_optional(pool).await?;
-    row.as_ref().map(product_from_row).transpose()
+    Ok(sqlx::query_as("SELECT * FROM products WHERE id = $1").bind(id.to_string()).fetch_optional(pool).await?)
 }
 
 /// Replaces the content of a product if its current version meets the precondition; returns the
@@ -185,9 +182,7 @@ pub async fn list(pool: &AnyPool, filter: &ListFilter) -> Result<Vec<Listed>, St
     sql.bind(i64::from(filter.limit));
 
     let rows = sql.into_query().fetch_all(pool).await?;
-    rows.iter()
-        .map(|row| Ok(Listed { product: product_from_row(row)?, score: row.try_get::<Option<i64>, _>("score")? }))
-        .collect()
+    Ok(rows.iter().map(Listed::from_row).collect::<Result<_, _>>()?)
 }
 
 pub async fn categories(pool: &AnyPool) -> Result<Vec<(String, i64)>, StoreError> {
@@ -211,8 +206,7 @@ pub async fn mark_once(conn: &mut AnyConnection, key: &str, value: &str) -> Resu
 }
 
 async fn get_in(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Product>, StoreError> {
-    let row = sqlx::query("SELECT * FROM products WHERE id = $1").bind(id.to_string()).fetch_optional(conn).await?;
-    row.as_ref().map(product_from_row).transpose()
+    Ok(sqlx::query_as("SELECT * FROM products WHERE id = $1").bind(id.to_string()).fetch_optional(conn).await?)
 }
 
 // Bound per statement to stay far below SQLite's and PostgreSQL's parameter limits.
@@ -254,31 +248,42 @@ fn bind_content<'q>(query: AnyQuery<'q>, c: &ProductDraft) -> AnyQuery<'q> {
         .bind(attributes)
 }
 
-fn product_from_row(row: &AnyRow) -> Result<Product, StoreError> {
-    let id: String = row.try_get("id")?;
-    let corrupt = |reason: String| StoreError::Corrupt { id: id.clone(), reason };
-    let time = |column: &str| -> Result<OffsetDateTime, StoreError> {
-        let text: String = row.try_get(column)?;
-        parse_timestamp(&text).map_err(|e| corrupt(format!("{column}: {e}")))
-    };
-    let currency: String = row.try_get("price_currency")?;
-    let attributes: String = row.try_get("attributes")?;
-    Ok(Product {
-        id: Uuid::try_parse(&id).map_err(|e| corrupt(e.to_string()))?,
-        content: ProductDraft {
-            sku: row.try_get("sku")?,
-            name: row.try_get("name")?,
-            description: row.try_get("description")?,
-            price: Money {
-                amount_minor: row.try_get("price_amount_minor")?,
-                currency: Currency::parse(&currency).ok_or_else(|| corrupt(format!("currency {currency}")))?,
+/// A row of `products`. A row this code cannot read back (a corrupt or hand-edited value) is a
+/// decode error naming the product and the column.
+impl FromRow<'_, AnyRow> for Product {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        let id: String = row.try_get("id")?;
+        let corrupt =
+            |reason: String| sqlx::Error::Decode(format!("stored product {id} is unreadable: {reason}").into());
+        let time = |column: &str| -> Result<OffsetDateTime, sqlx::Error> {
+            let text: String = row.try_get(column)?;
+            parse_timestamp(&text).map_err(|e| corrupt(format!("{column}: {e}")))
+        };
+        let currency: String = row.try_get("price_currency")?;
+        let attributes: String = row.try_get("attributes")?;
+        Ok(Product {
+            id: Uuid::try_parse(&id).map_err(|e| corrupt(e.to_string()))?,
+            content: ProductDraft {
+                sku: row.try_get("sku")?,
+                name: row.try_get("name")?,
+                description: row.try_get("description")?,
+                price: Money {
+                    amount_minor: row.try_get("price_amount_minor")?,
+                    currency: Currency::parse(&currency).ok_or_else(|| corrupt(format!("currency {currency}")))?,
+                },
+                category: row.try_get("category")?,
+                image: row.try_get("image")?,
+                attributes: serde_json::from_str(&attributes).map_err(|e| corrupt(format!("attributes: {e}")))?,
             },
-            category: row.try_get("category")?,
-            image: row.try_get("image")?,
-            attributes: serde_json::from_str(&attributes).map_err(|e| corrupt(format!("attributes: {e}")))?,
-        },
-        version: row.try_get("version")?,
-        created_at: time("created_at")?,
-        updated_at: time("updated_at")?,
-    })
+            version: row.try_get("version")?,
+            created_at: time("created_at")?,
+            updated_at: time("updated_at")?,
+        })
+    }
+}
+
+impl FromRow<'_, AnyRow> for Listed {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self { product: Product::from_row(row)?, score: row.try_get("score")? })
+    }
 }

@@ -1,9 +1,9 @@
 //! The identity service's SQL: users, authorization codes and refresh tokens. Codes and refresh
 //! tokens are looked up by their SHA-256 only (`flotilla_chassis::secrets::fingerprint`).
 
-use flotilla_chassis::db::{parse_timestamp, timestamp};
+use flotilla_chassis::db::{parse_timestamp, timestamp, timestamp_at};
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyConnection, Executor, Row};
+use sqlx::{Any, AnyConnection, Executor, FromRow, Row};
 use time::OffsetDateTime;
 
 #[derive(Debug, thiserror::Error)]
@@ -12,8 +12,6 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("a user with this email address exists")]
     EmailTaken,
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
 }
 
 /// How the service's own API answers a store failure: a taken email is a conflict, an
@@ -24,7 +22,6 @@ impl From<StoreError> for flotilla_chassis::Problem {
             StoreError::EmailTaken => flotilla_chassis::Problem::new(flotilla_chassis::ProblemKind::Conflict)
                 .with_detail("an account with this email address exists"),
             StoreError::Database(e) => flotilla_chassis::Problem::database(&e),
-            other => flotilla_chassis::Problem::internal(&other),
         }
     }
 }
@@ -40,23 +37,25 @@ pub struct User {
     pub locked_until: Option<OffsetDateTime>,
 }
 
-fn parse_time(text: &str) -> Result<OffsetDateTime, StoreError> {
-    parse_timestamp(text).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn user_from(row: &AnyRow) -> Result<User, StoreError> {
-    let roles: String = row.try_get("roles")?;
-    let created_at: String = row.try_get("created_at")?;
-    let locked_until: Option<String> = row.try_get("locked_until")?;
-    Ok(User {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        password_hash: row.try_get("password_hash")?,
-        roles: roles.split_whitespace().map(str::to_owned).collect(),
-        created_at: parse_time(&created_at)?,
-        failed_sign_ins: row.try_get("failed_sign_ins")?,
-        locked_until: locked_until.as_deref().map(parse_time).transpose()?,
-    })
+/// A row of `users`; roles are stored space-separated, times as TEXT.
+impl FromRow<'_, AnyRow> for User {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        let roles: String = row.try_get("roles")?;
+        let locked_until: Option<String> = row.try_get("locked_until")?;
+        Ok(Self {
+            id: row.try_get("id")?,
+            email: row.try_get("email")?,
+            password_hash: row.try_get("password_hash")?,
+            roles: roles.split_whitespace().map(str::to_owned).collect(),
+            created_at: timestamp_at(row, "created_at")?,
+            failed_sign_ins: row.try_get("failed_sign_ins")?,
+            locked_until: locked_until
+                .as_deref()
+                .map(parse_timestamp)
+                .transpose()
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        })
+    }
 }
 
 const USER_COLUMNS: &str = "id, email, password_hash, roles, created_at, failed_sign_ins, locked_until";
@@ -84,12 +83,12 @@ pub async fn user_by_email<'c, E: Executor<'c, Database = Any>>(
     email: &str,
 ) -> Result<Option<User>, StoreError> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
-    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(email).fetch_optional(db).await?.as_ref().map(user_from).transpose()
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(email).fetch_optional(db).await?)
 }
 
 pub async fn user_by_id<'c, E: Executor<'c, Database = Any>>(db: E, id: &str) -> Result<Option<User>, StoreError> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(db).await?.as_ref().map(user_from).transpose()
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(db).await?)
 }
 
 /// Stores the outcome of a failed sign-in: the new count and, when it reached the limit, the lock.

@@ -42,7 +42,11 @@ async fn breaker_detail(app: &flotilla_testkit::TestApp) -> String {
 
 async fn breaker_gauge(app: &flotilla_testkit::TestApp) -> String {
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    metrics.lines().find(|l| l.starts_with("flotilla_gateway_circuit_state{service=\"gateway\",upstream=\"echo\"}")).unwrap().to_owned()
+    metrics
+        .lines()
+        .find(|l| l.starts_with("flotilla_gateway_circuit_state{service=\"gateway\",upstream=\"echo\"}"))
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test]
