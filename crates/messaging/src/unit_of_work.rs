@@ -72,7 +72,8 @@ impl UnitOfWork {
         envelope.recipient = Some(service.to_owned());
         // The occurrence a timer reports is its coming due.
         envelope.time = at;
-        let fire_at_ms = i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        // Rounded up: a timer never fires before its time.
+        let fire_at_ms = i64::try_from((at.unix_timestamp_nanos() + 999_999).div_euclid(1_000_000)).unwrap_or(i64::MAX);
         timers::schedule(&mut self.tx, key, fire_at_ms, &Row::of(&envelope)?).await?;
         self.timers_changed = true;
         Ok(envelope.id)

@@ -142,13 +142,14 @@ pub async fn timers_fire_once_at_their_time_unless_cancelled(kind: Kind) {
     world.start_timers();
 
     let ms = Duration::from_millis;
-    let due = schedule(&world, &[("first", ms(300), 1), ("cancelled", ms(200), 2), ("moved", ms(900), 3)]).await;
+    // Spaced widely enough that the cancel below commits long before the cancelled one is due.
+    let due = schedule(&world, &[("first", ms(300), 1), ("cancelled", ms(1000), 2), ("moved", ms(2000), 3)]).await;
     let mut work = UnitOfWork::begin(&world.db, &world.outbox).await.unwrap();
     assert!(work.cancel("cancelled").await.unwrap());
     assert!(!work.cancel("never-set").await.unwrap());
     work.commit().await.unwrap();
     // Setting a timer again moves it: it fires once, at the new time, with the new message.
-    let moved = schedule(&world, &[("moved", ms(500), 4)]).await[0];
+    let moved = schedule(&world, &[("moved", ms(1300), 4)]).await[0];
 
     let received = wakes.wait_for(2).await;
     assert_eq!(woken(&received), [1, 4]);
@@ -160,7 +161,7 @@ pub async fn timers_fire_once_at_their_time_unless_cancelled(kind: Kind) {
     let mut work = UnitOfWork::begin(&world.db, &world.outbox).await.unwrap();
     assert!(!work.cancel("first").await.unwrap(), "a fired timer is no longer set");
     work.commit().await.unwrap();
-    // The cancelled timer was due first: had it fired, it would have arrived before the others.
+    // The cancelled timer was due before the moved one: had it fired, it would have arrived first.
     assert_eq!(woken(&wakes.received()), [1, 4]);
 }
 
