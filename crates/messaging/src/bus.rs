@@ -95,4 +95,9 @@ pub trait Bus: Send + Sync + 'static {
 
     /// Whether the bus can take publishes now (for `/readyz`).
     fn check(&self) -> BoxFuture<'_, Result<(), BusError>>;
+
+    /// How much of the bus the consumer still has to finish: messages not yet delivered to it
+    /// plus deliveries not yet settled (in flight or waiting to be retried). Zero means nothing
+    /// more will reach it until something new is published.
+    fn backlog<'a>(&'a self, spec: &'a ConsumerSpec) -> BoxFuture<'a, Result<u64, BusError>>;
 }

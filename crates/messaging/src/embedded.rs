@@ -174,6 +174,21 @@ impl Bus for EmbeddedBus {
             Ok(())
         })
     }
+
+    fn backlog<'a>(&'a self, spec: &'a ConsumerSpec) -> BoxFuture<'a, Result<u64, BusError>> {
+        Box::pin(async move {
+            let mut query = QueryBuilder::<Sqlite>::new("SELECT (SELECT COUNT(*) FROM deliveries WHERE consumer = ");
+            query.push_bind(&spec.name).push(") + (SELECT COUNT(*) FROM messages WHERE seq >= COALESCE((SELECT next_seq FROM consumers WHERE name = ");
+            query.push_bind(&spec.name).push("), 1) AND message_type IN (");
+            let mut addresses = query.separated(", ");
+            for address in &spec.addresses {
+                addresses.push_bind(address);
+            }
+            query.push("))");
+            let count: i64 = query.build_query_scalar().fetch_one(&self.inner.pool).await.map_err(sql_error)?;
+            Ok(u64::try_from(count).unwrap_or(0))
+        })
+    }
 }
 
 struct EmbeddedSubscription {

@@ -193,6 +193,23 @@ impl Bus for NatsBus {
             }
         })
     }
+
+    fn backlog<'a>(&'a self, spec: &'a ConsumerSpec) -> BoxFuture<'a, Result<u64, BusError>> {
+        Box::pin(async move {
+            let mut contexts: Vec<&str> = spec.addresses.iter().map(|a| context_of(a)).collect();
+            contexts.sort_unstable();
+            contexts.dedup();
+            let mut backlog = 0;
+            for context in contexts {
+                let stream = self.jetstream.get_stream(Self::stream_name(context)).await.map_err(unavailable)?;
+                let mut consumer: jetstream::consumer::Consumer<pull::Config> =
+                    stream.get_consumer(&durable_name(&spec.name)).await.map_err(unavailable)?;
+                let info = consumer.info().await.map_err(unavailable)?;
+                backlog += info.num_pending + info.num_ack_pending as u64;
+            }
+            Ok(backlog)
+        })
+    }
 }
 
 type MessageStream =

@@ -92,7 +92,7 @@ pub async fn redelivers_when_a_handler_dies_mid_flight(kind: Kind) {
     world.start_consumer(CONSUMER, &healthy).await;
     let applied = world.wait_applied(1).await;
     assert_eq!(applied[0].0, dying.attempts()[0].message_id.to_string(), "the same message, delivered again");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    world.wait_settled(CONSUMER).await;
     assert_once_each(&world.applied().await, 1);
 }
 
@@ -117,8 +117,8 @@ pub async fn duplicates_take_effect_once(kind: Kind) {
     let probe = Probe::new(Mode::Apply);
     world.start_consumer(CONSUMER, &probe).await;
     world.wait_applied(1).await;
-    // Give the inbox's copy time to arrive and be skipped.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every copy, the inbox's too, has been delivered and settled: none can come later.
+    world.wait_settled(CONSUMER).await;
     assert_once_each(&world.applied().await, 1);
     assert!(probe.attempts().len() <= 1, "the inbox skips a duplicate before the handler runs");
 }
@@ -246,7 +246,7 @@ pub async fn replicas_share_work_and_never_apply_twice(kind: Kind) {
     world.start_consumer(CONSUMER, &second).await;
     world.start_relay().await;
     world.wait_applied(200).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    world.wait_settled(CONSUMER).await;
     assert_once_each(&world.applied().await, 200);
     let (a, b) = (first.attempts().len(), second.attempts().len());
     assert!(a > 0 && b > 0, "both replicas took part: {a} and {b}");
@@ -281,7 +281,7 @@ pub async fn relay_loses_nothing_when_the_broker_goes_away(kind: Kind) {
     }
     world.emit(&after[100..]).await;
     world.wait_applied(300).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    world.wait_settled(CONSUMER).await;
     assert_once_each(&world.applied().await, 300);
     let seen: Vec<_> = probe.attempts().into_iter().map(|a| (a.message_id.to_string(), a.subject, a.version)).collect();
     assert_in_order_per_subject(&seen);
@@ -302,7 +302,7 @@ pub async fn a_second_relay_takes_over_when_the_first_dies(kind: Kind) {
     let _ = first.await;
     world.emit(&(21..=40).map(|v| deleted(product, v)).collect::<Vec<_>>()).await;
     world.wait_applied(40).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    world.wait_settled(CONSUMER).await;
     assert_once_each(&world.applied().await, 40);
     let seen: Vec<_> = probe.attempts().into_iter().map(|a| (a.message_id.to_string(), a.subject, a.version)).collect();
     assert_in_order_per_subject(&seen);
@@ -314,4 +314,50 @@ async fn hold_write_lock(path: &std::path::Path) -> sqlx::SqliteConnection {
     let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
     sqlx::raw_sql("BEGIN EXCLUSIVE").execute(&mut conn).await.unwrap();
     conn
+}
+
+pub async fn the_backlog_counts_what_a_consumer_has_left(kind: Kind) {
+    let world = World::new(kind).await;
+    world.emit(&(1..=3).map(|v| deleted(Uuid::now_v7(), v)).collect::<Vec<_>>()).await;
+    world.start_relay().await;
+    let stuck = Probe::new(Mode::Hang);
+    let replica = world.start_consumer(CONSUMER, &stuck).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stuck.attempts().is_empty() {
+        assert!(Instant::now() < deadline, "the first replica never got a message");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(world.backlog(CONSUMER).await, 3, "one in flight, two waiting: none settled");
+    replica.abort();
+    let _ = replica.await;
+    world.start_consumer(CONSUMER, &Probe::new(Mode::Apply)).await;
+    world.wait_applied(3).await;
+    world.wait_settled(CONSUMER).await;
+    assert_once_each(&world.applied().await, 3);
+}
+
+pub async fn a_relay_dying_mid_backlog_hands_over_without_loss_duplicates_or_disorder(kind: Kind) {
+    let world = World::new(kind).await;
+    let products: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
+    world.emit(&interleaved(&products, 120)).await;
+    let probe = Probe::new(Mode::Apply);
+    world.start_consumer(CONSUMER, &probe).await;
+    // Small batches, so that the holder dies with most of the backlog still to publish.
+    let first = world.start_relay_with_batch(10).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while world.outbox_rows().await == 600 {
+        assert!(Instant::now() < deadline, "the first relay published nothing");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // A second live replica waits on the lease; the holder is killed while the backlog drains.
+    let _second = world.start_relay_with_batch(10).await;
+    first.abort();
+    let _ = first.await;
+    let left = world.outbox_rows().await;
+    assert!(left > 0, "the first relay finished before it was killed; nothing was handed over");
+    world.wait_applied(600).await;
+    world.wait_settled(CONSUMER).await;
+    assert_once_each(&world.applied().await, 600);
+    let seen: Vec<_> = probe.attempts().into_iter().map(|a| (a.message_id.to_string(), a.subject, a.version)).collect();
+    assert_in_order_per_subject(&seen);
 }

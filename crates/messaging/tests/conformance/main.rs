@@ -34,6 +34,8 @@ conformance!(
     cases::replicas_share_work_and_never_apply_twice,
     cases::relay_loses_nothing_when_the_broker_goes_away,
     cases::a_second_relay_takes_over_when_the_first_dies,
+    cases::the_backlog_counts_what_a_consumer_has_left,
+    cases::a_relay_dying_mid_backlog_hands_over_without_loss_duplicates_or_disorder,
     flows::a_handler_emits_in_its_transaction_and_a_duplicate_emits_nothing,
     flows::a_crash_between_commit_and_publish_loses_nothing,
     flows::commands_reach_their_owner_and_replies_return_to_the_sender,

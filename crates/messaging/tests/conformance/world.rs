@@ -10,7 +10,7 @@ use flotilla_contracts::catalog::ProductDeletedV1;
 use flotilla_contracts::{Message, MessageKind};
 use flotilla_messaging::bus::Bus;
 use flotilla_messaging::consumer::{ConsumerRuntime, RetryPolicy};
-use flotilla_messaging::relay::Relay;
+use flotilla_messaging::relay::{Relay, RelayOptions};
 use flotilla_messaging::settings::BusSettings;
 use flotilla_messaging::timers::TimerWorker;
 use flotilla_messaging::{Consumer, Envelope, HandlerError, Outbox, RawMessage, UnitOfWork};
@@ -218,7 +218,13 @@ impl World {
     /// Starts a relay replica on its own bus connection; it runs until the world stops or the
     /// handle is aborted (the replica dies).
     pub async fn start_relay(&self) -> tokio::task::JoinHandle<()> {
-        let relay = Relay::new(SERVICE, self.db.clone(), self.bus().await, self.settings.relay_options(), &self.outbox);
+        self.start_relay_with_batch(self.settings.relay_batch).await
+    }
+
+    /// A relay replica that publishes at most `batch` rows per round trip.
+    pub async fn start_relay_with_batch(&self, batch: u32) -> tokio::task::JoinHandle<()> {
+        let options = RelayOptions { batch, ..self.settings.relay_options() };
+        let relay = Relay::new(SERVICE, self.db.clone(), self.bus().await, options, &self.outbox);
         tokio::spawn(relay.run(self.stopping.clone()))
     }
 
@@ -238,6 +244,30 @@ impl World {
             work.commit().await.unwrap();
         }
         ids
+    }
+
+    /// What the probe consumer `name` still has to finish on the bus (see `Bus::backlog`).
+    pub async fn backlog(&self, name: &str) -> u64 {
+        let spec = flotilla_messaging::ConsumerSpec {
+            name: format!("{SERVICE}.{name}"),
+            addresses: vec![ProductDeletedV1::TYPE.to_owned()],
+            ack_wait: self.settings.ack_wait(),
+        };
+        self.bus().await.backlog(&spec).await.unwrap()
+    }
+
+    /// Waits until the probe consumer `name` has settled everything on the bus, so that no
+    /// redelivery or duplicate can still arrive; fails after 30 s.
+    pub async fn wait_settled(&self, name: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = self.backlog(name).await;
+            if left == 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{name} still has {left} messages to settle after 30 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Rows the handlers committed, as (message_id, subject, version).
