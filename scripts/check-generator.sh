@@ -6,6 +6,7 @@
 # not built again. Run by scripts/test; needs what scripts/test provisions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "==> generator check"
 root=$PWD
 copy=$(mktemp -d)
 trap 'rm -rf "$copy"' EXIT
