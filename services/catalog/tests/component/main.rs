@@ -9,4 +9,5 @@ mod contract;
 mod events;
 mod operations;
 mod products;
+mod races;
 mod support;
