@@ -105,7 +105,11 @@ async fn discovery_describes_the_provider(backend: Backend) {
     assert!(keys[0].get("d").is_none(), "no private part is published");
 }
 
-on_both_backends!(code_flow_with_pkce_refresh_rotation_and_reuse_detection, discovery_describes_the_provider);
+on_both_backends!(
+    code_flow_with_pkce_refresh_rotation_and_reuse_detection,
+    discovery_describes_the_provider,
+    a_refresh_token_spent_concurrently_is_spent_once,
+);
 
 #[tokio::test]
 async fn expired_refresh_tokens_are_deleted() {
@@ -133,4 +137,27 @@ async fn expired_refresh_tokens_are_deleted() {
     }
     let (status, body) = refresh(&app, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+}
+
+/// One refresh token spent by several requests at once: exactly one gets new tokens; the rest
+/// are refused as reuse.
+async fn a_refresh_token_spent_concurrently_is_spent_once(backend: Backend) {
+    let app = identity(backend, &[]).await;
+    assert_eq!(register(&app, "race@example.com", "correct horse battery").await.status(), StatusCode::CREATED);
+    let pkce = pkce();
+    let code = sign_in(&app, &pkce, "race@example.com", "correct horse battery").await;
+    let (_, tokens) = exchange(&app, &code, &pkce.verifier).await;
+    let token = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let app = std::sync::Arc::new(app);
+    let mut racing = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let (app, token) = (std::sync::Arc::clone(&app), token.clone());
+        racing.spawn(async move { refresh(&app, &token).await });
+    }
+    let answers = racing.join_all().await;
+    let won = answers.iter().filter(|(status, _)| *status == StatusCode::OK).count();
+    assert_eq!(won, 1, "{answers:?}");
+    for (status, body) in answers.iter().filter(|(status, _)| *status != StatusCode::OK) {
+        assert_eq!((*status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{body}");
+    }
 }
