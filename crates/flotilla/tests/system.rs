@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use flotilla_testkit::{Backend, NatsServer, TestDatabase};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -33,7 +34,32 @@ impl Drop for Running {
     }
 }
 
-fn start(dir: &Path, ports: &Ports) -> Running {
+/// Where the system keeps its data: SQLite files and the embedded log, or a PostgreSQL database
+/// per service and NATS JetStream, with the same binary and configuration otherwise.
+struct Storage {
+    database: TestDatabase,
+    nats: Option<NatsServer>,
+}
+
+impl Storage {
+    async fn new(backend: Backend) -> Self {
+        let nats = (backend == Backend::Postgres).then(NatsServer::start);
+        Self { database: TestDatabase::new(backend).await, nats }
+    }
+
+    fn environment(&self) -> Vec<(&'static str, String)> {
+        let Some(nats) = &self.nats else { return Vec::new() };
+        vec![
+            ("FLOTILLA_DATABASE__BACKEND", "postgres".into()),
+            ("FLOTILLA_DATABASE__URL", flotilla_testkit::postgres_server_url()),
+            ("FLOTILLA_DATABASE__DATABASE_PREFIX", self.database.prefix().to_owned()),
+            ("FLOTILLA_BUS__BACKEND", "nats".into()),
+            ("FLOTILLA_BUS__NATS__URL", nats.url()),
+        ]
+    }
+}
+
+fn start(dir: &Path, ports: &Ports, storage: &Storage) -> Running {
     let (gw, idp, cat) = (ports.gateway, ports.identity, ports.catalog);
     std::fs::create_dir_all(dir.join("config")).unwrap();
     std::fs::write(
@@ -66,6 +92,7 @@ port = {cat}
         .env("FLOTILLA_CONFIG_DIR", dir.join("config"))
         // The admin password is a secret: from the environment, never a file.
         .env("FLOTILLA_SERVICES__IDENTITY__ADMIN__PASSWORD", ADMIN_PASSWORD)
+        .envs(storage.environment())
         .arg("run")
         .current_dir(dir)
         .stdout(log.try_clone().unwrap())
@@ -174,9 +201,20 @@ async fn sign_in(browser: &mut Browser, gateway: &str, email: &str, password: &s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_registers_signs_in_and_shops_through_the_gateway_and_no_secret_reaches_the_logs() {
+    a_person_shops(Backend::Sqlite).await;
+}
+
+/// The same journey with every service on its own PostgreSQL database and the bus on NATS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_journey_on_postgres_and_nats() {
+    a_person_shops(Backend::Postgres).await;
+}
+
+async fn a_person_shops(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::new(backend).await;
     let ports = Ports { gateway: free_port(), identity: free_port(), catalog: free_port() };
-    let mut running = start(dir.path(), &ports);
+    let mut running = start(dir.path(), &ports, &storage);
     let gateway = format!("http://127.0.0.1:{}", ports.gateway);
     let deadline = Instant::now() + Duration::from_secs(30);
     let http = flotilla_chassis::outbound::builder().build().unwrap();
@@ -269,6 +307,11 @@ async fn a_person_registers_signs_in_and_shops_through_the_gateway_and_no_secret
     running.0.wait().unwrap();
     let log = std::fs::read_to_string(dir.path().join("flotilla.log")).unwrap();
     assert!(log.contains("signed in") && log.contains("browser session started"), "the log was written");
+    if backend == Backend::Postgres {
+        let catalog = format!("PostgreSQL database {}catalog", storage.database.prefix());
+        assert!(log.contains(&catalog), "the catalog ran on PostgreSQL");
+        assert!(log.contains("NATS connection event"), "the bus was NATS");
+    }
     for secret in &secrets {
         // Long values are checked whole; each also by a distinctive slice, in case a log cut it.
         assert!(!log.contains(secret.as_str()), "a secret reached the log: {}...", &secret[..6.min(secret.len())]);

@@ -75,6 +75,11 @@ impl TestDatabase {
         self.backend
     }
 
+    /// The prefix of every database this test creates (`database.database_prefix`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// Configuration pointing a service at this database.
     pub fn config(&self) -> Config {
         let mut config = Config::defaults()
