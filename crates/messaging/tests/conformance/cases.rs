@@ -80,11 +80,7 @@ pub async fn redelivers_when_a_handler_dies_mid_flight(kind: Kind) {
     world.start_relay().await;
     let dying = Probe::new(Mode::Hang);
     let replica = world.start_consumer(CONSUMER, &dying).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while dying.attempts().is_empty() {
-        assert!(Instant::now() < deadline, "the first replica never got the message");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    dying.wait_attempted().await;
     replica.abort();
     let _ = replica.await;
 
@@ -322,11 +318,7 @@ pub async fn the_backlog_counts_what_a_consumer_has_left(kind: Kind) {
     world.start_relay().await;
     let stuck = Probe::new(Mode::Hang);
     let replica = world.start_consumer(CONSUMER, &stuck).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while stuck.attempts().is_empty() {
-        assert!(Instant::now() < deadline, "the first replica never got a message");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    stuck.wait_attempted().await;
     assert_eq!(world.backlog(CONSUMER).await, 3, "one in flight, two waiting: none settled");
     replica.abort();
     let _ = replica.await;

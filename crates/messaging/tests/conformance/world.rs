@@ -356,6 +356,15 @@ impl Probe {
     pub fn attempts(&self) -> Vec<Attempt> {
         self.state.lock().unwrap().attempts.clone()
     }
+
+    /// Waits until the handler has been called at least once, or fails after 30 s.
+    pub async fn wait_attempted(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.attempts().is_empty() {
+            assert!(Instant::now() < deadline, "the handler never got a message within 30 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }
 
 impl Probe {
