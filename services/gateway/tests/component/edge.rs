@@ -1,14 +1,17 @@
 //! Per-client rate limits and CORS by configuration.
 
+use flotilla_testkit::{Backend, on_both_backends};
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::support::*;
 
-#[tokio::test]
-async fn each_client_has_its_own_token_bucket() {
+on_both_backends!(each_client_has_its_own_token_bucket, cors_answers_only_configured_origins);
+
+async fn each_client_has_its_own_token_bucket(backend: Backend) {
     let (_upstream, url) = Upstream::start().await;
     let app = gateway(
+        backend,
         &url,
         &[("services.gateway.rate_limit_per_second", json!(1)), ("services.gateway.rate_limit_burst", json!(2))],
     )
@@ -35,10 +38,10 @@ async fn each_client_has_its_own_token_bucket() {
     assert_eq!(bob[0].status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn cors_answers_only_configured_origins() {
+async fn cors_answers_only_configured_origins(backend: Backend) {
     let (_upstream, url) = Upstream::start().await;
-    let app = gateway(&url, &[("services.gateway.cors_allowed_origins", json!(["https://shop.example"]))]).await;
+    let app =
+        gateway(backend, &url, &[("services.gateway.cors_allowed_origins", json!(["https://shop.example"]))]).await;
     let preflight = |origin: &'static str| {
         app.client
             .request(reqwest::Method::OPTIONS, app.url("/api/v1/echo/x"))

@@ -1,5 +1,6 @@
 //! Timeouts, retries only where they are safe, and the circuit breaker opening and closing.
 
+use flotilla_testkit::{Backend, on_both_backends};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -7,10 +8,15 @@ use serde_json::Value;
 
 use crate::support::*;
 
-#[tokio::test]
-async fn idempotent_requests_are_retried_and_others_are_not() {
+on_both_backends!(
+    idempotent_requests_are_retried_and_others_are_not,
+    a_slow_upstream_is_cut_off_at_its_timeout,
+    the_breaker_opens_on_a_failing_upstream_and_closes_when_it_recovers
+);
+
+async fn idempotent_requests_are_retried_and_others_are_not(backend: Backend) {
     let (upstream, url) = Upstream::start().await;
-    let app = gateway(&url, &[]).await;
+    let app = gateway(backend, &url, &[]).await;
     upstream.script(&[Reply::Status(503), Reply::Status(502)]);
     let response = app.client.get(app.url("/api/v1/echo/a")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK, "two failures, then the third attempt answers");
@@ -22,10 +28,9 @@ async fn idempotent_requests_are_retried_and_others_are_not() {
     assert_eq!(upstream.hits(), 4);
 }
 
-#[tokio::test]
-async fn a_slow_upstream_is_cut_off_at_its_timeout() {
+async fn a_slow_upstream_is_cut_off_at_its_timeout(backend: Backend) {
     let (upstream, url) = Upstream::start().await;
-    let app = gateway(&url, &[]).await;
+    let app = gateway(backend, &url, &[]).await;
     upstream.script(&[Reply::Slow(Duration::from_secs(3))]);
     let response = app.client.post(app.url("/api/v1/echo/slow")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
@@ -49,10 +54,9 @@ async fn breaker_gauge(app: &flotilla_testkit::TestApp) -> String {
         .to_owned()
 }
 
-#[tokio::test]
-async fn the_breaker_opens_on_a_failing_upstream_and_closes_when_it_recovers() {
+async fn the_breaker_opens_on_a_failing_upstream_and_closes_when_it_recovers(backend: Backend) {
     let (upstream, url) = Upstream::start().await;
-    let app = gateway(&url, &[]).await;
+    let app = gateway(backend, &url, &[]).await;
     assert_eq!(breaker_detail(&app).await, "echo: closed");
     // Three POSTs (never retried) that fail: three consecutive failures open the breaker.
     upstream.script(&[Reply::Status(500), Reply::Status(500), Reply::Status(500)]);

@@ -1,14 +1,21 @@
 //! Routing, what crosses the gateway, and the combined API description.
 
+use flotilla_testkit::{Backend, on_both_backends};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::support::*;
 
-#[tokio::test]
-async fn forwards_with_request_id_trace_and_token_but_no_cookies() {
+on_both_backends!(
+    forwards_with_request_id_trace_and_token_but_no_cookies,
+    security_headers_are_on_every_response,
+    the_combined_document_and_swagger_ui_are_served_locally,
+    malformed_cookies_and_oversized_headers_get_a_clean_4xx
+);
+
+async fn forwards_with_request_id_trace_and_token_but_no_cookies(backend: Backend) {
     let (upstream, url) = Upstream::start().await;
-    let app = gateway(&url, &[]).await;
+    let app = gateway(backend, &url, &[]).await;
     let token = app.issuer.token("user-1", &["customer"]);
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let response = app
@@ -45,10 +52,9 @@ async fn forwards_with_request_id_trace_and_token_but_no_cookies() {
     assert_eq!(unknown.headers()["content-type"], "application/problem+json");
 }
 
-#[tokio::test]
-async fn security_headers_are_on_every_response() {
+async fn security_headers_are_on_every_response(backend: Backend) {
     let (_upstream, url) = Upstream::start().await;
-    let app = gateway(&url, &[]).await;
+    let app = gateway(backend, &url, &[]).await;
     for path in ["/livez", "/api/v1/echo/x", "/api/v1/nowhere", "/auth/session", "/openapi.json"] {
         let response = app.client.get(app.url(path)).send().await.unwrap();
         let headers = response.headers();
@@ -59,10 +65,9 @@ async fn security_headers_are_on_every_response() {
     }
 }
 
-#[tokio::test]
-async fn the_combined_document_and_swagger_ui_are_served_locally() {
+async fn the_combined_document_and_swagger_ui_are_served_locally(backend: Backend) {
     let (_upstream, url) = Upstream::start().await;
-    let app = gateway(&url, &[]).await;
+    let app = gateway(backend, &url, &[]).await;
     let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.contains_key("/auth/login") && paths.contains_key("/auth/session"), "{:?}", paths.keys());
@@ -78,10 +83,9 @@ async fn the_combined_document_and_swagger_ui_are_served_locally() {
     assert!(initializer.text().await.unwrap().contains("/openapi.json"));
 }
 
-#[tokio::test]
-async fn malformed_cookies_and_oversized_headers_get_a_clean_4xx() {
+async fn malformed_cookies_and_oversized_headers_get_a_clean_4xx(backend: Backend) {
     let (_upstream, url) = Upstream::start().await;
-    let app = gateway(&url, &[]).await;
+    let app = gateway(backend, &url, &[]).await;
     for cookie in ["flotilla_session=%%%", "flotilla_session=", "flotilla_session", "=;;=", &"a=b; ".repeat(500)] {
         let response = app.client.get(app.url("/auth/session")).header("cookie", cookie).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{cookie:.40}");

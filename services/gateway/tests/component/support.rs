@@ -74,7 +74,7 @@ impl Upstream {
 }
 
 /// The gateway with one upstream, `echo`, behind `/api/v1/echo`.
-pub async fn gateway(upstream_url: &str, extra: &[(&str, Value)]) -> TestApp {
+pub async fn gateway(backend: Backend, upstream_url: &str, extra: &[(&str, Value)]) -> TestApp {
     let mut settings = vec![(
         "services.gateway.upstreams",
         json!({"echo": {
@@ -83,5 +83,5 @@ pub async fn gateway(upstream_url: &str, extra: &[(&str, Value)]) -> TestApp {
         }}),
     )];
     settings.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
-    flotilla_testkit::spawn(&flotilla_gateway::SERVICE, Backend::Sqlite, &settings).await
+    flotilla_testkit::spawn(&flotilla_gateway::SERVICE, backend, &settings).await
 }
