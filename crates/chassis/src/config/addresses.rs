@@ -84,13 +84,6 @@ impl Config {
     pub fn service_url(&self, name: &str) -> Option<String> {
         self.directory().into_iter().find(|s| s.name == name).map(|s| s.url)
     }
-
-    fn optional<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ConfigError> {
-        match self.figment.find_value(key) {
-            Ok(_) => Ok(Some(self.figment.extract_inner(key)?)),
-            Err(_) => Ok(None),
-        }
-    }
 }
 
 /// Where a listener on `host` is reached from this machine: the unspecified address listens on

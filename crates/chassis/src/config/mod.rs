@@ -179,18 +179,19 @@ impl Config {
     /// A top-level section owned by a library rather than the chassis (`bus`), as that library's
     /// settings type; `T`'s serde defaults apply to what is absent.
     pub fn section<T: DeserializeOwned + Default>(&self, key: &str) -> Result<T, ConfigError> {
-        if self.figment.find_value(key).is_err() {
-            return Ok(T::default());
-        }
-        Ok(self.figment.extract_inner(key)?)
+        Ok(self.optional(key)?.unwrap_or_default())
     }
 
     /// The port a service listens on: `services.<name>.port`, else its default.
     pub fn service_port(&self, name: &str, default: u16) -> Result<u16, ConfigError> {
-        let key = format!("services.{name}.port");
-        match self.figment.find_value(&key) {
-            Ok(_) => Ok(self.figment.extract_inner(&key)?),
-            Err(_) => Ok(default),
+        Ok(self.optional(&format!("services.{name}.port"))?.unwrap_or(default))
+    }
+
+    /// The value at `key` when any layer sets it.
+    fn optional<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ConfigError> {
+        match self.figment.find_value(key) {
+            Ok(_) => Ok(Some(self.figment.extract_inner(key)?)),
+            Err(_) => Ok(None),
         }
     }
 }
