@@ -5,6 +5,7 @@
 //! the chassis turns it into a running [`service::Application`].
 
 pub mod auth;
+pub mod breaker;
 pub mod build_info;
 pub mod config;
 pub mod db;

@@ -151,6 +151,13 @@ impl Problem {
         Self::new(ProblemKind::NotFound).with_detail(detail)
     }
 
+    /// A path or query parameter `name` that breaks a rule: 400, with the parameter as the field.
+    pub fn invalid_parameter(name: &str, message: &str) -> Self {
+        Self::new(ProblemKind::InvalidParameter)
+            .with_detail(format!("{name} {message}"))
+            .with_errors(vec![FieldViolation::new(name, message)])
+    }
+
     /// A 500 whose cause is logged here, with the request's span, and never sent to the client.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");

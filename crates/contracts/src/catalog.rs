@@ -11,10 +11,10 @@ pub use crate::Money;
 use crate::{Message, MessageInfo};
 
 pub(crate) const MESSAGES: &[fn() -> MessageInfo] = &[
-    || MessageInfo::event::<ProductCreatedV1>(&[]),
-    || MessageInfo::event::<ProductUpdatedV1>(&[]),
+    || MessageInfo::event::<ProductCreatedV1>(&["basket.catalog-products", "inventory.catalog-products"]),
+    || MessageInfo::event::<ProductUpdatedV1>(&["basket.catalog-products"]),
     || MessageInfo::event::<ProductPriceChangedV1>(&[]),
-    || MessageInfo::event::<ProductDeletedV1>(&[]),
+    || MessageInfo::event::<ProductDeletedV1>(&["basket.catalog-products", "inventory.catalog-products"]),
 ];
 
 /// A product attribute: text, a whole number or a yes/no.

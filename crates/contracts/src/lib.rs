@@ -8,14 +8,19 @@
 
 pub mod asyncapi;
 pub mod catalog;
+pub mod inventory;
 mod message;
 mod money;
+pub mod ordering;
+pub mod payments;
+pub mod shipping;
 
 pub use message::{Message, MessageInfo, MessageKind, address, schema_of};
 pub use money::Money;
 
 /// Each context's messages (`flotilla new service` adds a context's list here).
-const CONTEXTS: &[&[fn() -> MessageInfo]] = &[catalog::MESSAGES];
+const CONTEXTS: &[&[fn() -> MessageInfo]] =
+    &[catalog::MESSAGES, inventory::MESSAGES, payments::MESSAGES, ordering::MESSAGES, shipping::MESSAGES];
 
 /// Every message that crosses a service boundary, with who sends and who receives it.
 pub fn registry() -> Vec<MessageInfo> {

@@ -9,25 +9,26 @@ use flotilla_chassis::service::{self, Application};
 use flotilla_chassis::{Config, ServiceDefinition, shutdown, telemetry};
 use tokio::task::JoinSet;
 
-use crate::registry;
+use crate::{accounts, registry};
 
 /// The layered configuration with every registered service's address resolved (one source of
 /// truth for ports, URLs, the issuer and the public URL), and telemetry installed.
-fn configure(env: Option<Environment>, config_dir: &Path) -> anyhow::Result<Config> {
-    let config = Config::load(env, config_dir)?.resolve_addresses(registry::SERVICES)?;
+fn configure(env: Option<Environment>, config_dir: &Path, running: &[&ServiceDefinition]) -> anyhow::Result<Config> {
+    let names: Vec<&str> = running.iter().map(|s| s.name).collect();
+    let config = accounts::provision(Config::load(env, config_dir)?, &names)?.resolve_addresses(registry::SERVICES)?;
     telemetry::init(&config.settings.log, config.settings.env)?;
     Ok(config)
 }
 
 /// Every service, embedded: one process, a port and a database each.
 pub async fn run(env: Option<Environment>, config_dir: &Path) -> anyhow::Result<()> {
-    let config = configure(env, config_dir)?;
+    let config = configure(env, config_dir, registry::SERVICES)?;
     serve_all(registry::SERVICES, config).await
 }
 
 pub async fn serve(env: Option<Environment>, config_dir: &Path, name: &str) -> anyhow::Result<()> {
     let definition = registry::find(name).ok_or_else(|| anyhow!("unknown service `{name}`"))?;
-    let config = configure(env, config_dir)?;
+    let config = configure(env, config_dir, &[definition])?;
     serve_all(&[definition], config).await
 }
 
@@ -40,7 +41,7 @@ async fn serve_all(definitions: &[&'static ServiceDefinition], config: Config) -
     println!("Flotilla {PRODUCT_VERSION} ({} environment)", config.settings.env);
     for app in &apps {
         let addr = app.local_addr().context("reading the bound address")?;
-        println!("  {:<14} http://{addr}   data: {}", app.name(), app.database().location());
+        println!("  {:<16} http://{addr}   data: {}", app.name(), app.database().location());
     }
     println!("Stop with Ctrl-C (SIGINT) or SIGTERM.");
 
@@ -61,7 +62,7 @@ async fn serve_all(definitions: &[&'static ServiceDefinition], config: Config) -
 }
 
 pub async fn migrate(env: Option<Environment>, config_dir: &Path, name: Option<&str>) -> anyhow::Result<()> {
-    let config = configure(env, config_dir)?;
+    let config = configure(env, config_dir, &[])?;
     let selected: Vec<&ServiceDefinition> = match name {
         Some(name) => vec![registry::find(name).ok_or_else(|| anyhow!("unknown service `{name}`"))?],
         None => registry::SERVICES.to_vec(),
@@ -78,6 +79,6 @@ pub async fn migrate(env: Option<Environment>, config_dir: &Path, name: Option<&
 pub fn version() {
     println!("flotilla {PRODUCT_VERSION} (commit {}, built {})", build_info::GIT_COMMIT, build_info::build_time());
     for service in registry::SERVICES {
-        println!("  {:<14} {}", service.name, service.version);
+        println!("  {:<16} {}", service.name, service.version);
     }
 }

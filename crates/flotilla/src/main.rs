@@ -1,6 +1,7 @@
 //! `flotilla`: one binary to run the whole system embedded, serve one service, migrate,
 //! generate load and report its version.
 
+mod accounts;
 mod commands;
 mod dlq;
 mod load;

@@ -2,8 +2,18 @@
 
 use flotilla_chassis::ServiceDefinition;
 
-pub static SERVICES: &[&ServiceDefinition] =
-    &[&flotilla_gateway::SERVICE, &flotilla_identity::SERVICE, &flotilla_catalog::SERVICE];
+pub static SERVICES: &[&ServiceDefinition] = &[
+    &flotilla_gateway::SERVICE,
+    &flotilla_identity::SERVICE,
+    &flotilla_catalog::SERVICE,
+    &flotilla_inventory::SERVICE,
+    &flotilla_basket::SERVICE,
+    &flotilla_payment_provider::SERVICE,
+    &flotilla_payments::SERVICE,
+    &flotilla_ordering::SERVICE,
+    &flotilla_shipping::SERVICE,
+    &flotilla_notifications::SERVICE,
+];
 
 pub fn names() -> Vec<&'static str> {
     SERVICES.iter().map(|s| s.name).collect()

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -197,8 +199,8 @@ fn migrate_then_version() {
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("flotilla "));
 }
 
-/// Every port of the embedded system, after traffic through every service (a request through
-/// the gateway to each, a breaker that opens, the catalog's published events), serves metrics
+/// Every port of the embedded system, after traffic through every service (a request to each, a
+/// breaker that opens, the catalog's published events), serves metrics
 /// that `promtool check metrics` accepts, and no series is served by two ports: a Prometheus
 /// scraping each service counts each series once. promtool comes from Debian's `prometheus`
 /// package, which scripts/test installs; without it this test fails rather than passing unchecked.
@@ -208,38 +210,42 @@ fn every_port_passes_promtool_and_serves_only_its_own_series() {
         panic!("promtool is required (apt-get install prometheus); scripts/test installs it");
     };
     let dir = tempfile::tempdir().unwrap();
-    let ports = [("gateway", free_port()), ("identity", free_port()), ("catalog", free_port())];
+    let all = common::Ports::new();
+    let ports: Vec<(&str, u16)> = all.all().collect();
+    let port = |name: &str| all.of(name);
     let closed = free_port();
-    let mut command = flotilla(dir.path(), ports[2].1);
-    for (name, port) in ports {
-        command.env(format!("FLOTILLA_SERVICES__{}__PORT", name.to_uppercase()), port.to_string());
-    }
+    let mut command = flotilla(dir.path(), port("catalog"));
+    command.envs(all.environment());
     let ghost = "FLOTILLA_SERVICES__GATEWAY__UPSTREAMS__GHOST";
     command
         .env(format!("{ghost}__URL"), format!("http://127.0.0.1:{closed}"))
         .env(format!("{ghost}__RETRIES"), "0")
         .env(format!("{ghost}__BREAKER__CONSECUTIVE_FAILURES"), "1");
     let mut child = command.arg("run").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    for (_, port) in ports {
-        wait_ready(port, &mut child);
+    for (_, port) in &ports {
+        wait_ready(*port, &mut child);
     }
     let child = Running(child);
-    let gateway = ports[0].1;
+    let gateway = port("gateway");
     http_get(gateway, "/api/v1/catalog/products?limit=2");
     http_get(gateway, "/api/v1/identity/users/me");
     http_get(gateway, "/api/v1/ghost/anything");
-    http_get(ports[1].1, "/.well-known/openid-configuration");
+    // And every service once on its own port (the simulator has no route at the gateway).
+    for (name, port) in &ports {
+        http_get(*port, &format!("/api/v1/{name}/anything"));
+    }
+    http_get(port("identity"), "/.well-known/openid-configuration");
     let scrape = |port: u16| body_of(&http_get(port, "/metrics").unwrap());
     // The demo catalogue's events leave through the relay shortly after start.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !scrape(ports[2].1).contains("flotilla_messages_published_total{service=\"catalog\"") {
-        assert!(Instant::now() < deadline, "the catalog published nothing: {}", scrape(ports[2].1));
+    while !scrape(port("catalog")).contains("flotilla_messages_published_total{service=\"catalog\"") {
+        assert!(Instant::now() < deadline, "the catalog published nothing: {}", scrape(port("catalog")));
         std::thread::sleep(Duration::from_millis(100));
     }
 
     let mut owners: std::collections::BTreeMap<String, &str> = std::collections::BTreeMap::new();
     let mut process_reporters = Vec::new();
-    for (name, port) in ports {
+    for (name, port) in ports.iter().copied() {
         let body = scrape(port);
         let mut check = Command::new(&promtool)
             .args(["check", "metrics"])

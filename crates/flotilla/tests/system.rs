@@ -1,9 +1,11 @@
-//! The whole embedded system as a person meets it: `flotilla run` with the gateway, identity
-//! and catalog. Register, sign in through the browser flow, call the catalog through the gateway
-//! with the session cookie, sign out; then check that no password, token, code or cookie value
-//! was ever written to the logs.
+//! The whole system as a person meets it: `flotilla run` with every service. Register, sign in
+//! through the browser flow, call the catalog through the gateway with the session cookie, fill
+//! a basket, check out and follow the order until it ships and the mail arrives, sign out; then
+//! check that no password, token, code or cookie value was ever written to the logs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -17,11 +19,7 @@ use serde_json::{Value, json};
 const CUSTOMER_PASSWORD: &str = "customer pass phrase 7f3a";
 const ADMIN_PASSWORD: &str = "admin pass phrase 91c2";
 
-struct Ports {
-    gateway: u16,
-    identity: u16,
-    catalog: u16,
-}
+use common::Ports;
 
 struct Running(Child);
 
@@ -60,29 +58,22 @@ impl Storage {
 }
 
 fn start(dir: &Path, ports: &Ports, storage: &Storage) -> Running {
-    let (gw, idp, cat) = (ports.gateway, ports.identity, ports.catalog);
     std::fs::create_dir_all(dir.join("config")).unwrap();
     std::fs::write(
         dir.join("config/dev.toml"),
-        format!(
-            r#"
+        r#"
 [log]
 format = "json"
-level = "debug,sqlx=warn,hyper=info,reqwest=info,h2=info"
-
-# Only the ports move: the issuer, the gateway's upstreams and public URL and the sign-in
-# callback registered at identity all follow from them.
-[services.gateway]
-port = {gw}
+level = "debug,sqlx=warn,hyper=info,reqwest=info,h2=info,lettre=info"
 
 [services.identity]
-port = {idp}
 admin.email = "admin@flotilla.test"
 
-[services.catalog]
-port = {cat}
-"#
-        ),
+# A carrier in a hurry, so that the order ships within the test.
+[services.shipping.carrier]
+dispatch_after_ms = 300
+step_ms = 200
+"#,
     )
     .unwrap();
     let log = std::fs::File::create(dir.join("flotilla.log")).unwrap();
@@ -93,6 +84,9 @@ port = {cat}
         // The admin password is a secret: from the environment, never a file.
         .env("FLOTILLA_SERVICES__IDENTITY__ADMIN__PASSWORD", ADMIN_PASSWORD)
         .envs(storage.environment())
+        // Only the ports move: the issuer, the gateway's routes and public URL and the sign-in
+        // callback registered at identity all follow from them.
+        .envs(ports.environment())
         .arg("run")
         .current_dir(dir)
         .stdout(log.try_clone().unwrap())
@@ -101,10 +95,6 @@ port = {cat}
         .spawn()
         .unwrap();
     Running(child)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A browser: no automatic redirects, cookies kept per host:port by hand.
@@ -213,9 +203,9 @@ async fn the_same_journey_on_postgres_and_nats() {
 async fn a_person_shops(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::new(backend).await;
-    let ports = Ports { gateway: free_port(), identity: free_port(), catalog: free_port() };
+    let ports = Ports::new();
     let mut running = start(dir.path(), &ports, &storage);
-    let gateway = format!("http://127.0.0.1:{}", ports.gateway);
+    let gateway = format!("http://127.0.0.1:{}", ports.of("gateway"));
     let deadline = Instant::now() + Duration::from_secs(30);
     let http = flotilla_chassis::outbound::builder().build().unwrap();
     loop {
@@ -269,10 +259,37 @@ async fn a_person_shops(backend: Backend) {
     let mut admin = Browser::new();
     secrets.extend(sign_in(&mut admin, &gateway, "admin@flotilla.test", ADMIN_PASSWORD).await);
     let admin_session: Value = admin.get(&format!("{gateway}/auth/session")).await.json().await.unwrap();
+    secrets.push(admin_session["csrf_token"].as_str().unwrap().to_owned());
     let admin_csrf = admin_session["csrf_token"].as_str().unwrap().to_owned();
     let request = admin.http.post(&url).header("x-csrf-token", &admin_csrf).json(&product);
     let created = admin.send(request, &url).await;
     assert_eq!(created.status(), StatusCode::CREATED, "{}", created.text().await.unwrap());
+
+    // Shop: two of a product into the basket, check out, and follow the order to the carrier.
+    let subject = session["subject"].as_str().unwrap().to_owned();
+    let order = buy(&mut browser, &gateway, &subject, &csrf).await;
+    assert_eq!(order["status"], "shipped", "{order}");
+    let steps: Vec<&str> =
+        order["timeline"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
+    assert_eq!(
+        steps,
+        ["pending", "stock_reserved", "payment_authorized", "payment_authorized", "confirmed", "shipped"]
+    );
+    let order_id = order["order_id"].as_str().unwrap();
+    let payment = admin_get(&mut admin, &gateway, &format!("/api/v1/payments/orders/{order_id}")).await;
+    assert_eq!(
+        (payment["state"].as_str(), payment["captured"]["amount_minor"].as_i64()),
+        (Some("captured"), order["total"]["amount_minor"].as_i64())
+    );
+    let sku = order["lines"][0]["sku"].as_str().unwrap();
+    let stock = admin_get(&mut admin, &gateway, "/api/v1/inventory/stock?limit=200").await;
+    let item = stock["items"].as_array().unwrap().iter().find(|i| i["sku"] == sku).unwrap();
+    assert_eq!((item["committed"].as_i64(), item["reserved"].as_i64()), (Some(2), Some(0)), "{item}");
+    let basket =
+        browser.get(&format!("{gateway}/api/v1/basket/baskets/{subject}")).await.json::<Value>().await.unwrap();
+    assert_eq!(basket["lines"], json!([]), "the order's lines left the basket");
+    let mail = wait_for_mail(&mut admin, &gateway, order_id, 2).await;
+    assert!(mail.iter().all(|m| m["to"].to_string().contains("shopper@example.com")), "{mail:?}");
 
     // Sign out: the session is gone.
     let logout_url = format!("{gateway}/auth/logout");
@@ -288,7 +305,7 @@ async fn a_person_shops(backend: Backend) {
     let with_token = http.get(&url).bearer_auth(bearer).send().await.unwrap();
     assert_eq!(with_token.status(), StatusCode::OK);
     let refreshed: Value = http
-        .post(format!("http://127.0.0.1:{}/oauth2/token", ports.identity))
+        .post(format!("http://127.0.0.1:{}/oauth2/token", ports.of("identity")))
         .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", "gateway")])
         .send()
         .await
@@ -322,14 +339,89 @@ async fn a_person_shops(backend: Backend) {
     assert!(!log.contains(ADMIN_PASSWORD) && !log.contains(CUSTOMER_PASSWORD));
 }
 
+/// Puts two of the catalogue's first product in the basket and checks out with the session
+/// cookie; returns the order once the carrier has it.
+async fn buy(browser: &mut Browser, gateway: &str, subject: &str, csrf: &str) -> Value {
+    let products: Value =
+        browser.get(&format!("{gateway}/api/v1/catalog/products?limit=1")).await.json().await.unwrap();
+    let product_id = products["items"][0]["id"].as_str().unwrap().to_owned();
+    let items = format!("{gateway}/api/v1/basket/baskets/{subject}/items");
+    // The basket learns of products from the catalog's events: it may not know this one yet.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let request = browser
+            .http
+            .post(&items)
+            .header("x-csrf-token", csrf)
+            .json(&json!({"product_id": product_id, "quantity": 2}));
+        let added = browser.send(request, &items).await;
+        if added.status() == StatusCode::OK {
+            break;
+        }
+        assert_eq!(added.status(), StatusCode::UNPROCESSABLE_ENTITY, "{}", added.text().await.unwrap());
+        assert!(Instant::now() < deadline, "the basket never learnt of the product");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let orders = format!("{gateway}/api/v1/ordering/orders");
+    let checkout = json!({
+        "ship_to": {"name": "Sam Shopper", "line1": "1 High Street", "city": "Leeds", "postal_code": "LS1 1AA", "country": "GB"},
+        "contact_email": "shopper@example.com",
+        "payment_method": "4242 4242 4242 4242",
+    });
+    let request = browser
+        .http
+        .post(&orders)
+        .header("x-csrf-token", csrf)
+        .header("idempotency-key", "first-order")
+        .json(&checkout);
+    let accepted = browser.send(request, &orders).await;
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED, "{}", accepted.text().await.unwrap());
+    let url = format!("{gateway}{}", accepted.headers()["location"].to_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let order: Value = browser.get(&url).await.json().await.unwrap();
+        if order["status"] == "shipped" || order["status"] == "rejected" {
+            return order;
+        }
+        assert!(Instant::now() < deadline, "the order did not ship within a minute: {order}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn admin_get(admin: &mut Browser, gateway: &str, path: &str) -> Value {
+    let response = admin.get(&format!("{gateway}{path}")).await;
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    response.json().await.unwrap()
+}
+
+/// The mails the development sink received about the order, once there are `count`.
+async fn wait_for_mail(admin: &mut Browser, gateway: &str, order_id: &str, count: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let all = admin_get(admin, gateway, "/api/v1/notifications/sink/messages").await;
+        let about: Vec<Value> = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["body"].as_str().unwrap_or_default().contains(order_id))
+            .cloned()
+            .collect();
+        if about.len() >= count {
+            return about;
+        }
+        assert!(Instant::now() < deadline, "{} of {count} mails about the order: {all}", about.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// What a native or single-page app does: the code flow with PKCE against identity directly.
 async fn api_client_tokens(http: &reqwest::Client, ports: &Ports) -> Value {
     use base64::Engine;
     use sha2::Digest;
     let verifier = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
-    let identity = format!("http://127.0.0.1:{}", ports.identity);
-    let redirect = format!("http://127.0.0.1:{}/auth/callback", ports.gateway);
+    let identity = format!("http://127.0.0.1:{}", ports.of("identity"));
+    let redirect = format!("http://127.0.0.1:{}/auth/callback", ports.of("gateway"));
     let mut browser = Browser::new();
     let query = [
         ("response_type", "code"),

@@ -5,11 +5,13 @@
 //! timers) commits together or not at all, and committing wakes the relay and the timer worker.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 use flotilla_chassis::db::Database;
 use flotilla_contracts::{Message, MessageKind};
 use sqlx::{Any, AnyConnection, Transaction};
 use time::OffsetDateTime;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::envelope::Envelope;
@@ -21,6 +23,8 @@ pub struct UnitOfWork {
     outbox: Outbox,
     emitted: bool,
     timers_changed: bool,
+    /// The service's own workers with work from this change, woken once it is committed.
+    wake: Vec<Arc<Notify>>,
 }
 
 impl std::fmt::Debug for UnitOfWork {
@@ -36,7 +40,7 @@ impl UnitOfWork {
     }
 
     pub(crate) fn on(tx: Transaction<'static, Any>, outbox: &Outbox) -> Self {
-        Self { tx, outbox: outbox.clone(), emitted: false, timers_changed: false }
+        Self { tx, outbox: outbox.clone(), emitted: false, timers_changed: false, wake: Vec::new() }
     }
 
     /// Publishes an event of this service's context to whoever subscribes.
@@ -86,6 +90,12 @@ impl UnitOfWork {
         Ok(cancelled)
     }
 
+    /// Wakes `worker` once this change is committed (never before: it would find nothing), for
+    /// a service's own background work that this change queued.
+    pub fn wake_after_commit(&mut self, worker: &Arc<Notify>) {
+        self.wake.push(Arc::clone(worker));
+    }
+
     async fn emit(&mut self, envelope: Envelope) -> Result<Uuid, OutboxError> {
         Row::of(&envelope)?.insert(&mut self.tx).await?;
         self.emitted = true;
@@ -100,6 +110,9 @@ impl UnitOfWork {
         }
         if self.timers_changed {
             self.outbox.timers_changed();
+        }
+        for worker in self.wake {
+            worker.notify_one();
         }
         Ok(())
     }

@@ -9,7 +9,8 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::routing::get;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use flotilla_chassis::auth::SigningKey;
@@ -17,6 +18,9 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 pub const AUDIENCE: &str = "flotilla";
+/// The secret every service account has at the test issuer: the client credentials grant
+/// issues a token to any client id that presents it, and to no other.
+pub const CLIENT_SECRET: &str = "test-client-secret";
 
 pub struct TestIssuer {
     issuer: String,
@@ -42,12 +46,22 @@ impl TestIssuer {
             "issuer": issuer,
             "jwks_uri": format!("{issuer}/jwks"),
             "token_endpoint": format!("{issuer}/token"),
+            // No browser signs in here; the endpoint is named because discovery requires one.
+            "authorization_endpoint": format!("{issuer}/authorize"),
             "id_token_signing_alg_values_supported": ["ES256"],
         }));
         let jwks = Arc::new(json!({"keys": [key.public_jwk()]}));
+        let minter = Arc::new(Minter {
+            issuer: issuer.clone(),
+            key: SigningKey::from_pkcs8(key.algorithm(), key.pkcs8()).expect("the same key"),
+        });
         let app = axum::Router::new()
             .route("/.well-known/openid-configuration", get(move || async move { Json((*discovery).clone()) }))
-            .route("/jwks", get(move || async move { Json((*jwks).clone()) }));
+            .route("/jwks", get(move || async move { Json((*jwks).clone()) }))
+            .route(
+                "/token",
+                post(move |headers: HeaderMap, body: String| async move { minter.token(&headers, &body) }),
+            );
         let serving = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -110,6 +124,44 @@ impl TestIssuer {
         let secret = self.key.public_jwk().to_string();
         let tag = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes()), input.as_bytes());
         format!("{input}.{}", B64.encode(tag.as_ref()))
+    }
+}
+
+/// The token endpoint's client credentials grant, as a service account's client uses it.
+struct Minter {
+    issuer: String,
+    key: SigningKey,
+}
+
+impl Minter {
+    fn token(&self, headers: &HeaderMap, body: &str) -> (StatusCode, Json<Value>) {
+        let refuse = |status, error: &str| (status, Json(json!({ "error": error })));
+        let form: std::collections::HashMap<&str, &str> =
+            body.split('&').filter_map(|pair| pair.split_once('=')).collect();
+        if form.get("grant_type") != Some(&"client_credentials") {
+            return refuse(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+        }
+        let credentials = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+            .and_then(|v| String::from_utf8(v).ok());
+        let Some((client_id, secret)) = credentials.as_deref().and_then(|c| c.split_once(':')) else {
+            return refuse(StatusCode::UNAUTHORIZED, "invalid_client");
+        };
+        if secret != CLIENT_SECRET {
+            return refuse(StatusCode::UNAUTHORIZED, "invalid_client");
+        }
+        let scope = form.get("scope").map(|s| s.replace("%20", " ").replace('+', " ")).unwrap_or_default();
+        let now = now();
+        let claims = json!({
+            "iss": self.issuer, "sub": client_id, "aud": AUDIENCE, "client_id": client_id,
+            "iat": now, "nbf": now, "exp": now + 300, "jti": uuid::Uuid::now_v7().to_string(),
+            "scope": scope, "roles": [],
+        });
+        let token = self.key.sign("at+jwt", &claims).expect("sign");
+        (StatusCode::OK, Json(json!({"access_token": token, "token_type": "Bearer", "expires_in": 300})))
     }
 }
 

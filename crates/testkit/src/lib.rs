@@ -8,9 +8,11 @@
 mod issuer;
 pub mod matrix;
 mod nats;
+mod peer;
 
-pub use issuer::{TestIssuer, now, tampered};
+pub use issuer::{CLIENT_SECRET, TestIssuer, now, tampered};
 pub use nats::NatsServer;
+pub use peer::Peer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -183,20 +183,23 @@ async fn list_products(
 ) -> Result<Json<ProductPage>, Problem> {
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(invalid_parameter("limit", "must be between 1 and 100"));
+        return Err(Problem::invalid_parameter("limit", "must be between 1 and 100"));
     }
     let terms = match params.q.as_deref() {
-        Some(q) => search::query_terms(q).map_err(|v| invalid_parameter(&v.field, &v.message))?,
+        Some(q) => search::query_terms(q).map_err(|v| Problem::invalid_parameter(&v.field, &v.message))?,
         None => Vec::new(),
     };
     let after = match params.cursor.as_deref() {
         None => None,
         Some(text) => {
-            let cursor =
-                Cursor::decode(text).ok_or_else(|| invalid_parameter("cursor", "is not a cursor this API issued"))?;
+            let cursor = Cursor::decode(text)
+                .ok_or_else(|| Problem::invalid_parameter("cursor", "is not a cursor this API issued"))?;
             let fits = matches!((&cursor, terms.is_empty()), (Cursor::After(_), true) | (Cursor::Ranked { .. }, false));
             if !fits {
-                return Err(invalid_parameter("cursor", "belongs to a different kind of listing (with or without q)"));
+                return Err(Problem::invalid_parameter(
+                    "cursor",
+                    "belongs to a different kind of listing (with or without q)",
+                ));
             }
             Some(cursor)
         }
@@ -306,7 +309,7 @@ async fn replace_product(
         .get(header::IF_MATCH)
         .ok_or_else(|| Problem::new(ProblemKind::PreconditionRequired))?
         .to_str()
-        .map_err(|_| invalid_parameter("If-Match", "must be ASCII"))?
+        .map_err(|_| Problem::invalid_parameter("If-Match", "must be ASCII"))?
         .to_owned();
     let draft = product::validate(request.into_input()).map_err(validation_problem)?;
     let mut work = state.begin().await?;
@@ -345,7 +348,7 @@ async fn delete_product(
     let precondition = match request_headers.get(header::IF_MATCH) {
         None => Precondition::None,
         Some(value) => Precondition::IfMatch(
-            value.to_str().map_err(|_| invalid_parameter("If-Match", "must be ASCII"))?.to_owned(),
+            value.to_str().map_err(|_| Problem::invalid_parameter("If-Match", "must be ASCII"))?.to_owned(),
         ),
     };
     let mut work = state.begin().await?;
@@ -381,12 +384,6 @@ fn product_headers(product: &Product, with_location: bool) -> HeaderMap {
 
 fn validation_problem(violations: Vec<Violation>) -> Problem {
     Problem::validation(violations.into_iter().map(|v| FieldViolation::new(v.field, v.message)).collect())
-}
-
-fn invalid_parameter(name: &str, message: &str) -> Problem {
-    Problem::new(ProblemKind::InvalidParameter)
-        .with_detail(format!("{name} {message}"))
-        .with_errors(vec![FieldViolation::new(name, message)])
 }
 
 fn not_found(id: Uuid) -> Problem {

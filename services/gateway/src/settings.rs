@@ -3,51 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Deserialize;
 
 use flotilla_chassis::config::ServiceAddress;
 
-use crate::domain::breaker;
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BreakerSettings {
-    pub consecutive_failures: u32,
-    pub error_rate: f64,
-    pub window: usize,
-    pub min_requests: usize,
-    pub open_ms: u64,
-    pub half_open_probes: u32,
-}
-
-impl Default for BreakerSettings {
-    fn default() -> Self {
-        Self {
-            consecutive_failures: 5,
-            error_rate: 0.5,
-            window: 20,
-            min_requests: 10,
-            open_ms: 5000,
-            half_open_probes: 1,
-        }
-    }
-}
-
-impl BreakerSettings {
-    pub fn policy(&self) -> breaker::Policy {
-        breaker::Policy {
-            consecutive_failures: self.consecutive_failures,
-            error_rate: self.error_rate,
-            window: self.window,
-            min_requests: self.min_requests,
-            open_for: Duration::from_millis(self.open_ms),
-            half_open_probes: self.half_open_probes,
-        }
-    }
-}
+use flotilla_chassis::breaker::BreakerSettings;
 
 /// How the gateway treats one service behind it: `/api/v1/<name>/...` goes to its URL.
 #[derive(Debug, Clone, Deserialize)]

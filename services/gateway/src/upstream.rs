@@ -12,9 +12,9 @@ use bytes::Bytes;
 use flotilla_chassis::health::{CheckFuture, ReadinessCheck};
 use flotilla_chassis::{Problem, ProblemKind};
 
-use crate::domain::breaker::{Admission, Breaker, State};
 use crate::domain::forwarding;
 use crate::settings::Route;
+use flotilla_chassis::breaker::{Admission, Breaker, State};
 
 const REQUESTS: &str = "flotilla_gateway_upstream_requests_total";
 const DURATION: &str = "flotilla_gateway_upstream_duration_seconds";

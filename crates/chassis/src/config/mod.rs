@@ -150,6 +150,16 @@ impl Config {
         Self::from_figment(self.figment.clone().merge(Serialized::default(key, value)))
     }
 
+    /// Whether any layer sets `key` (dotted).
+    pub fn is_set(&self, key: &str) -> bool {
+        self.figment.find_value(key).is_ok()
+    }
+
+    /// The text at `key` (dotted), if a layer sets one.
+    pub fn find_string(&self, key: &str) -> Option<String> {
+        self.figment.extract_inner::<String>(key).ok()
+    }
+
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
         let settings: Settings = figment.extract()?;
         settings.validate()?;

@@ -263,9 +263,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let error = Plan::new("catalog", 9100, dir.path()).err().unwrap().to_string();
         assert!(error.contains("already registered"), "{error}");
-        let error = Plan::new("basket", 8082, dir.path()).err().unwrap().to_string();
+        let error = Plan::new("returns", 8082, dir.path()).err().unwrap().to_string();
         assert!(error.contains("catalog's default port"), "{error}");
-        let error = Plan::new("basket", 9100, dir.path()).err().unwrap().to_string();
+        let error = Plan::new("returns", 9100, dir.path()).err().unwrap().to_string();
         assert!(error.contains("Cargo.toml"), "{error}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }

@@ -1,5 +1,3 @@
-//! The gateway's rules, free of IO: the circuit breaker, which headers cross, where a browser
-//! may be sent back to.
+//! The gateway's rules, free of IO: which headers cross, where a browser may be sent back to.
 
-pub mod breaker;
 pub mod forwarding;

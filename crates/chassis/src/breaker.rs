@@ -1,5 +1,5 @@
-//! A circuit breaker per upstream, as a state machine without clocks or IO: the caller passes
-//! the time in.
+//! A circuit breaker around a dependency (the gateway's upstreams, the payment provider), as a
+//! state machine without clocks or IO: the caller passes the time in.
 //!
 //! Closed: requests flow; it opens after `consecutive_failures` failures in a row, or when at
 //! least `error_rate` of the last `window` outcomes failed (once `min_requests` are known).
@@ -10,6 +10,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use serde::Deserialize;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Policy {
     pub consecutive_failures: u32,
@@ -18,6 +20,44 @@ pub struct Policy {
     pub min_requests: usize,
     pub open_for: Duration,
     pub half_open_probes: u32,
+}
+
+/// `...breaker.*` settings of a dependency, in configuration's units.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerSettings {
+    pub consecutive_failures: u32,
+    pub error_rate: f64,
+    pub window: usize,
+    pub min_requests: usize,
+    pub open_ms: u64,
+    pub half_open_probes: u32,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        Self {
+            consecutive_failures: 5,
+            error_rate: 0.5,
+            window: 20,
+            min_requests: 10,
+            open_ms: 5000,
+            half_open_probes: 1,
+        }
+    }
+}
+
+impl BreakerSettings {
+    pub fn policy(&self) -> Policy {
+        Policy {
+            consecutive_failures: self.consecutive_failures,
+            error_rate: self.error_rate,
+            window: self.window,
+            min_requests: self.min_requests,
+            open_for: Duration::from_millis(self.open_ms),
+            half_open_probes: self.half_open_probes,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

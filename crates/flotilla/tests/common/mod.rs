@@ -1,0 +1,52 @@
+//! What the binary's process-level tests share: every registered service on a port of its own,
+//! so that tests running at once never meet on a default port.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+/// Every registered service, as `flotilla version` lists them.
+pub fn services() -> Vec<String> {
+    let output = Command::new(env!("CARGO_BIN_EXE_flotilla")).arg("version").output().unwrap();
+    assert!(output.status.success());
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A free port for every service, and for the development mail sink.
+pub struct Ports {
+    services: BTreeMap<String, u16>,
+    pub sink: u16,
+}
+
+impl Ports {
+    pub fn new() -> Self {
+        Self { services: services().into_iter().map(|name| (name, free_port())).collect(), sink: free_port() }
+    }
+
+    pub fn of(&self, service: &str) -> u16 {
+        self.services[service]
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = (&str, u16)> {
+        self.services.iter().map(|(name, port)| (name.as_str(), *port))
+    }
+
+    /// The `FLOTILLA_...` variables that put the services and the sink on these ports.
+    pub fn environment(&self) -> Vec<(String, String)> {
+        let mut variables: Vec<(String, String)> = self
+            .all()
+            // `payment-provider` keeps its dash: the variable names the key as it is spelled.
+            .map(|(name, port)| (format!("FLOTILLA_SERVICES__{}__PORT", name.to_uppercase()), port.to_string()))
+            .collect();
+        variables.push(("FLOTILLA_SERVICES__NOTIFICATIONS__SINK__PORT".into(), self.sink.to_string()));
+        variables
+    }
+}

@@ -1,0 +1,356 @@
+//! The inventory HTTP API: `/api/v1/inventory/...`. Anyone may ask how many units of a SKU are
+//! free; receiving and adjusting stock, and looking at counts and reservations, is for admins.
+//! Handlers translate between HTTP and the domain; the rules live in `domain`, the SQL in `store`.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use flotilla_chassis::auth::Admin;
+use flotilla_chassis::db::{Database, timestamp};
+use flotilla_chassis::extract::{Json, Path, Query};
+use flotilla_chassis::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
+use flotilla_chassis::problem::responses;
+use flotilla_chassis::{FieldViolation, Problem, ProblemKind};
+use flotilla_messaging::{Outbox, UnitOfWork};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::domain::stock::{self, Violation};
+use crate::store::{self, Reservation, StockItem};
+
+/// SKUs are short codes; anything longer is not one of ours.
+const MAX_SKU_CHARS: usize = 64;
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Flotilla inventory", description = "Stock per SKU, and the reservations that hold it for orders."),
+    tags((name = "inventory", description = "Stock and reservations")),
+)]
+struct ApiDoc;
+
+#[derive(Clone)]
+struct AppState {
+    db: Database,
+    outbox: Outbox,
+}
+
+pub fn router(db: Database, outbox: Outbox) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(availability))
+        .routes(routes!(list_stock))
+        .routes(routes!(receive))
+        .routes(routes!(adjust))
+        .routes(routes!(get_reservation))
+        .with_state(AppState { db, outbox })
+}
+
+/// How many units of a SKU can be bought now.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Availability {
+    pub sku: String,
+    pub available: i64,
+    /// The product left the catalogue: nothing more can be reserved.
+    pub discontinued: bool,
+}
+
+/// A SKU's counts. Always `available + reserved + committed = received`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StockLevel {
+    pub sku: String,
+    pub product_id: Option<Uuid>,
+    /// Free to reserve.
+    pub available: i64,
+    /// Held for orders not yet paid for.
+    pub reserved: i64,
+    /// Sold.
+    pub committed: i64,
+    /// Everything received, less what adjustments took away.
+    pub received: i64,
+    pub discontinued: bool,
+    pub version: i64,
+    pub updated_at: String,
+}
+
+impl From<&StockItem> for StockLevel {
+    fn from(item: &StockItem) -> Self {
+        Self {
+            sku: item.sku.clone(),
+            product_id: item.product_id,
+            available: item.available,
+            reserved: item.reserved,
+            committed: item.committed,
+            received: item.received,
+            discontinued: item.discontinued,
+            version: item.version,
+            updated_at: timestamp(item.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StockPage {
+    pub items: Vec<StockLevel>,
+    /// Pass as `after` for the next page; absent on the last one.
+    pub next_after: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    /// The last SKU of the previous page.
+    pub after: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// Units received into stock.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptRequest {
+    #[schema(example = 24, minimum = 1, maximum = 1_000_000)]
+    pub quantity: i64,
+    /// Where the units came from (a delivery note).
+    #[schema(example = "delivery 2026-118")]
+    pub note: Option<String>,
+}
+
+/// A correction of the free count, up (found) or down (broken, lost).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustmentRequest {
+    #[schema(example = -2)]
+    pub delta: i64,
+    #[schema(example = "broken in the warehouse")]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReservationLine {
+    pub sku: String,
+    pub quantity: u32,
+}
+
+/// An order's reservation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReservationResponse {
+    pub order_id: Uuid,
+    /// held, committed, released, expired or refused.
+    #[schema(example = "held")]
+    pub state: String,
+    pub lines: Vec<ReservationLine>,
+    /// When a hold lapses unless committed or released first.
+    pub expires_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Reservation> for ReservationResponse {
+    fn from(reservation: &Reservation) -> Self {
+        Self {
+            order_id: reservation.order_id,
+            state: reservation.state.as_str().to_owned(),
+            lines: reservation
+                .lines
+                .iter()
+                .map(|l| ReservationLine { sku: l.sku.clone(), quantity: l.quantity })
+                .collect(),
+            expires_at: reservation.expires_at.map(timestamp),
+            created_at: timestamp(reservation.created_at),
+            updated_at: timestamp(reservation.updated_at),
+        }
+    }
+}
+
+/// How many units of a SKU are free.
+#[utoipa::path(get, path = "/api/v1/inventory/stock/{sku}", tag = "inventory",
+    params(("sku" = String, Path, description = "The SKU")),
+    responses(
+        (status = 200, description = "Its free units", body = Availability),
+        responses::InvalidParameter,
+        (status = 404, description = "Inventory does not stock this SKU", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn availability(State(state): State<AppState>, Path(sku): Path<String>) -> Result<Json<Availability>, Problem> {
+    let item = known_item(&state, &sku).await?;
+    Ok(Json(Availability { sku: item.sku, available: item.available, discontinued: item.discontinued }))
+}
+
+/// Every SKU's counts, in SKU order (admin).
+#[utoipa::path(get, path = "/api/v1/inventory/stock", tag = "inventory", params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of SKUs", body = StockPage),
+        responses::InvalidParameter,
+        responses::Unauthenticated,
+        responses::NotAdmin,
+    ))]
+async fn list_stock(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Query(params): Query<PageParams>,
+) -> Result<Json<StockPage>, Problem> {
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(Problem::invalid_parameter("limit", "must be between 1 and 200"));
+    }
+    let after = params.after.as_deref().map(checked_sku).transpose()?;
+    let mut items = store::list_items(state.db.pool(), after, limit + 1).await?;
+    let next_after = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|item| item.sku.clone())
+    } else {
+        None
+    };
+    Ok(Json(StockPage { items: items.iter().map(StockLevel::from).collect(), next_after }))
+}
+
+/// Receive units into stock (admin). Send an `Idempotency-Key` so that a retry receives once.
+#[utoipa::path(post, path = "/api/v1/inventory/stock/{sku}/receipts", tag = "inventory", request_body = ReceiptRequest,
+    params(
+        ("sku" = String, Path, description = "The SKU"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request return the first response"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The SKU's counts after the receipt", body = StockLevel),
+        responses::InvalidParameter,
+        responses::Unauthenticated,
+        responses::NotAdmin,
+        (status = 404, description = "Inventory does not stock this SKU", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The receipt is not valid, or the key was used for another request", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn receive(
+    Admin(caller): Admin,
+    State(state): State<AppState>,
+    Path(sku): Path<String>,
+    key: Option<IdempotencyKey>,
+    Json(request): Json<ReceiptRequest>,
+) -> Result<Response, Problem> {
+    checked_sku(&sku)?;
+    let quantity = stock::receipt(request.quantity).map_err(|v| invalid(vec![v]))?;
+    let note = stock::note(request.note.as_deref()).map_err(|v| invalid(vec![v]))?;
+    let change = Change { sku, delta: quantity, reason: note, actor: caller.subject };
+    apply(&state, "inventory.receive", key.as_ref(), &request, change).await
+}
+
+/// Correct the free count of a SKU (admin): it never takes units that are held or sold.
+#[utoipa::path(post, path = "/api/v1/inventory/stock/{sku}/adjustments", tag = "inventory", request_body = AdjustmentRequest,
+    params(
+        ("sku" = String, Path, description = "The SKU"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request return the first response"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The SKU's counts after the adjustment", body = StockLevel),
+        responses::InvalidParameter,
+        responses::Unauthenticated,
+        responses::NotAdmin,
+        (status = 404, description = "Inventory does not stock this SKU", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Fewer units are free than the adjustment takes", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The adjustment is not valid, or the key was used for another request", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn adjust(
+    Admin(caller): Admin,
+    State(state): State<AppState>,
+    Path(sku): Path<String>,
+    key: Option<IdempotencyKey>,
+    Json(request): Json<AdjustmentRequest>,
+) -> Result<Response, Problem> {
+    checked_sku(&sku)?;
+    let (delta, reason) = stock::adjustment(request.delta, &request.reason).map_err(invalid)?;
+    let change = Change { sku, delta, reason, actor: caller.subject };
+    apply(&state, "inventory.adjust", key.as_ref(), &request, change).await
+}
+
+/// A checked change of a SKU's received count.
+struct Change {
+    sku: String,
+    delta: i64,
+    reason: String,
+    actor: String,
+}
+
+/// Applies `change` with its movement record, once per idempotency key, in one transaction.
+async fn apply(
+    state: &AppState,
+    operation: &str,
+    key: Option<&IdempotencyKey>,
+    request: &impl Serialize,
+    change: Change,
+) -> Result<Response, Problem> {
+    // Keys are per caller and per SKU: two admins who pick the same key do not collide.
+    let scope = format!("{operation}:{}:{}", change.actor, change.sku);
+    let now = OffsetDateTime::now_utc();
+    let mut work = UnitOfWork::begin(&state.db, &state.outbox).await?;
+    if let Some(key) = key
+        && let Claim::Replay(stored) =
+            idempotency::claim(&mut work, &scope, key, &idempotency::fingerprint(request), &timestamp(now)).await?
+    {
+        return Ok(stored.into_response());
+    }
+    let Some(item) = store::change_received(&mut work, &change.sku, change.delta, now).await? else {
+        return Err(match store::item(&mut work, &change.sku).await? {
+            None => unknown_sku(&change.sku),
+            Some(item) => Problem::new(ProblemKind::Conflict).with_detail(format!(
+                "only {} units of {} are free; an adjustment cannot take held or sold units",
+                item.available, item.sku
+            )),
+        });
+    };
+    store::record_movement(&mut work, &change.sku, change.delta, &change.reason, &change.actor, now).await?;
+    let body = StockLevel::from(&item);
+    if let Some(key) = key {
+        idempotency::remember(&mut work, &scope, key, &StoredResponse::json(StatusCode::OK, &body, &HeaderMap::new()))
+            .await?;
+    }
+    work.commit().await?;
+    Ok(Json(body).into_response())
+}
+
+/// An order's reservation (admin).
+#[utoipa::path(get, path = "/api/v1/inventory/reservations/{order_id}", tag = "inventory",
+    params(("order_id" = Uuid, Path, description = "The order the reservation is for")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The reservation", body = ReservationResponse),
+        responses::InvalidParameter,
+        responses::Unauthenticated,
+        responses::NotAdmin,
+        (status = 404, description = "No reservation for this order", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_reservation(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Path(order_id): Path<Uuid>,
+) -> Result<Json<ReservationResponse>, Problem> {
+    let mut conn = state.db.pool().acquire().await?;
+    let reservation = store::reservation(&mut conn, order_id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("no reservation for order {order_id}")))?;
+    Ok(Json(ReservationResponse::from(&reservation)))
+}
+
+async fn known_item(state: &AppState, sku: &str) -> Result<StockItem, Problem> {
+    store::get_item(state.db.pool(), checked_sku(sku)?).await?.ok_or_else(|| unknown_sku(sku))
+}
+
+fn checked_sku(sku: &str) -> Result<&str, Problem> {
+    if sku.is_empty() || sku.chars().count() > MAX_SKU_CHARS || sku.chars().any(char::is_control) {
+        return Err(Problem::invalid_parameter("sku", "must be 1 to 64 characters, none of them control characters"));
+    }
+    Ok(sku)
+}
+
+fn unknown_sku(sku: &str) -> Problem {
+    Problem::not_found(format!("inventory does not stock SKU {sku}"))
+}
+
+fn invalid(violations: Vec<Violation>) -> Problem {
+    Problem::validation(violations.into_iter().map(|v| FieldViolation::new(v.field, v.message)).collect())
+}

@@ -1,0 +1,512 @@
+//! The ordering HTTP API: `/api/v1/ordering/orders`. A signed-in customer checks out their
+//! basket, follows the order (its status, its timeline, a stream of its changes) and may cancel
+//! it before it ships; admins see every order. Handlers translate between HTTP and the saga.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use flotilla_chassis::auth::{Caller, roles};
+use flotilla_chassis::db::{Database, timestamp};
+use flotilla_chassis::extract::{Json, Path, Query};
+use flotilla_chassis::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
+use flotilla_chassis::problem::responses;
+use flotilla_chassis::{FieldViolation, Problem, ProblemKind};
+use flotilla_contracts::Money;
+use flotilla_contracts::ordering::{Address, OrderLine, OrderPlacedV1};
+use flotilla_messaging::{Outbox, UnitOfWork};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::basket::{BasketClient, BasketError};
+use crate::domain::checkout::{self, AddressInput, BasketLine};
+use crate::domain::saga::{Command, Input, Saga, Status};
+use crate::saga::{self, Facts, Timeouts};
+use crate::store::{self, Entry, Order};
+
+const ORDERS: &str = "/api/v1/ordering/orders";
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
+/// How often a status stream looks for changes, and how long it stays open at most (a client
+/// reconnects with `Last-Event-ID` and misses nothing).
+const STREAM_POLL: Duration = Duration::from_millis(200);
+const STREAM_LIFETIME: Duration = Duration::from_secs(300);
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Flotilla ordering", description = "Checkout, and orders through their saga to the customer's door."),
+    tags((name = "ordering", description = "Orders")),
+)]
+struct ApiDoc;
+
+#[derive(Clone)]
+struct AppState {
+    db: Database,
+    outbox: Outbox,
+    basket: Arc<BasketClient>,
+    timeouts: Timeouts,
+}
+
+pub fn router(db: Database, outbox: Outbox, basket: Arc<BasketClient>, timeouts: Timeouts) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(checkout, list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(cancel_order))
+        .routes(routes!(order_events))
+        .with_state(AppState { db, outbox, basket, timeouts })
+}
+
+/// Where to ship, as clients send it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressBody {
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+    #[schema(example = "12 St James Square")]
+    pub line1: String,
+    pub line2: Option<String>,
+    #[schema(example = "London")]
+    pub city: String,
+    #[schema(example = "SW1Y 4JH")]
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2, upper case.
+    #[schema(example = "GB")]
+    pub country: String,
+}
+
+/// A checkout of the caller's basket.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequest {
+    pub ship_to: AddressBody,
+    #[schema(example = "ada@example.com")]
+    pub contact_email: String,
+    /// A card number (the payment provider's test cards: 4242424242424242 approves,
+    /// 4000000000000002 is declined, 4000000000009995 has insufficient funds).
+    #[schema(example = "4242424242424242")]
+    pub payment_method: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Amount {
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LineBody {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub quantity: u32,
+    pub unit_price: Amount,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    pub seq: i64,
+    pub at: String,
+    /// The order's status after the step.
+    pub status: String,
+    pub step: String,
+    pub detail: Option<String>,
+}
+
+/// An order with its timeline.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderResponse {
+    pub order_id: Uuid,
+    pub customer_id: String,
+    /// pending, stock_reserved, payment_authorized, confirmed, shipped, rejected or cancelled.
+    #[schema(example = "confirmed")]
+    pub status: String,
+    /// The saga's step: what it waits for.
+    #[schema(example = "confirmed")]
+    pub step: String,
+    /// Why a rejected order was rejected.
+    pub reason: Option<String>,
+    pub lines: Vec<LineBody>,
+    pub total: Amount,
+    pub captured: Amount,
+    pub refunded: Amount,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderPage {
+    /// Orders without their timelines.
+    pub items: Vec<OrderResponse>,
+    /// Pass as `after` for the next page; absent on the last one.
+    pub next_after: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only orders with this status.
+    pub status: Option<String>,
+    /// The last order id of the previous page.
+    pub after: Option<Uuid>,
+    /// Items per page, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+}
+
+fn amount(order: &Order, amount_minor: i64) -> Amount {
+    Amount { amount_minor, currency: order.currency.clone() }
+}
+
+fn response(order: &Order, timeline: &[Entry]) -> OrderResponse {
+    let reason = match &order.saga.ending {
+        Some(crate::domain::saga::Ending::Rejected(reason)) if order.saga.status == Status::Rejected => {
+            Some(reason.as_str().to_owned())
+        }
+        _ => None,
+    };
+    OrderResponse {
+        order_id: order.order_id,
+        customer_id: order.customer_id.clone(),
+        status: order.saga.status.as_str().to_owned(),
+        step: order.saga.phase.as_str().to_owned(),
+        reason,
+        lines: order
+            .lines
+            .iter()
+            .map(|l| LineBody {
+                product_id: l.product_id,
+                sku: l.sku.clone(),
+                name: l.name.clone(),
+                quantity: l.quantity,
+                unit_price: Amount { amount_minor: l.unit_price.amount_minor, currency: l.unit_price.currency.clone() },
+            })
+            .collect(),
+        total: amount(order, order.total_minor),
+        captured: amount(order, order.captured_minor),
+        refunded: amount(order, order.refunded_minor),
+        carrier: order.carrier.clone(),
+        tracking_number: order.tracking_number.clone(),
+        created_at: timestamp(order.created_at),
+        updated_at: timestamp(order.updated_at),
+        timeline: timeline.iter().map(entry).collect(),
+    }
+}
+
+fn entry(entry: &Entry) -> TimelineEntry {
+    TimelineEntry {
+        seq: entry.seq,
+        at: timestamp(entry.at),
+        status: entry.status.clone(),
+        step: entry.step.clone(),
+        detail: entry.detail.clone(),
+    }
+}
+
+/// Check out the caller's basket. Requires an `Idempotency-Key`: the same key returns the same
+/// order, the same key with another body is refused. The order is accepted (202) and then goes
+/// through its saga; follow it at the `Location`.
+#[utoipa::path(post, path = "/api/v1/ordering/orders", tag = "ordering", request_body = CheckoutRequest,
+    params(("Idempotency-Key" = String, Header, description = "Required: makes a retried checkout return the first order")),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Accepted", body = OrderResponse, headers(("Location" = String))),
+        responses::InvalidParameter,
+        responses::Unauthenticated,
+        (status = 403, description = "A service account cannot check out", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The checkout or the basket is not valid, or the key was used for another checkout", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The basket could not be read; retry with the same key", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn checkout(
+    caller: Caller,
+    State(state): State<AppState>,
+    key: Option<IdempotencyKey>,
+    Json(request): Json<CheckoutRequest>,
+) -> Result<Response, Problem> {
+    if caller.client_id.as_deref() == Some(caller.subject.as_str()) {
+        return Err(Problem::new(ProblemKind::Forbidden).with_detail("a service account has no basket to check out"));
+    }
+    let key = key.ok_or_else(|| {
+        Problem::invalid_parameter("Idempotency-Key", "is required: it makes a retried checkout return the same order")
+    })?;
+    let ship_to = &request.ship_to;
+    let address = AddressInput {
+        name: &ship_to.name,
+        line1: &ship_to.line1,
+        line2: ship_to.line2.as_deref(),
+        city: &ship_to.city,
+        postal_code: &ship_to.postal_code,
+        country: &ship_to.country,
+    };
+    let violations = checkout::check(&address, &request.contact_email, &request.payment_method);
+    if !violations.is_empty() {
+        return Err(Problem::validation(
+            violations.into_iter().map(|v| FieldViolation::new(v.field, v.message)).collect(),
+        ));
+    }
+    // Read before the transaction: no database lock is held across a call to another service.
+    let basket = state.basket.basket(&caller.subject).await.map_err(basket_problem)?;
+
+    let scope = format!("ordering.checkout:{}", caller.subject);
+    let now = OffsetDateTime::now_utc();
+    let mut work = UnitOfWork::begin(&state.db, &state.outbox).await?;
+    if let Claim::Replay(stored) =
+        idempotency::claim(&mut work, &scope, &key, &idempotency::fingerprint(&request), &timestamp(now)).await?
+    {
+        return Ok(stored.into_response());
+    }
+    let priced: Vec<BasketLine> = basket
+        .lines
+        .iter()
+        .map(|l| BasketLine {
+            sku: l.sku.clone(),
+            quantity: l.quantity,
+            unit_minor: l.unit_price.amount_minor,
+            currency: l.unit_price.currency.clone(),
+            available: l.available,
+        })
+        .collect();
+    let (total_minor, currency) = checkout::total(&priced)
+        .map_err(|e| Problem::validation(vec![FieldViolation::new("basket", e.to_string())]))?;
+    let lines: Vec<OrderLine> = basket
+        .lines
+        .iter()
+        .map(|l| OrderLine {
+            product_id: l.product_id,
+            sku: l.sku.clone(),
+            name: l.name.clone(),
+            quantity: l.quantity,
+            unit_price: Money { amount_minor: l.unit_price.amount_minor, currency: l.unit_price.currency.clone() },
+        })
+        .collect();
+    let mut order = Order {
+        order_id: Uuid::now_v7(),
+        customer_id: caller.subject.clone(),
+        contact_email: request.contact_email.trim().to_owned(),
+        saga: Saga::start(),
+        version: 1,
+        total_minor,
+        currency,
+        lines,
+        ship_to: Address {
+            name: ship_to.name.trim().to_owned(),
+            line1: ship_to.line1.trim().to_owned(),
+            line2: ship_to.line2.as_deref().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned),
+            city: ship_to.city.trim().to_owned(),
+            postal_code: ship_to.postal_code.trim().to_owned(),
+            country: ship_to.country.clone(),
+        },
+        payment_method: Some(request.payment_method.chars().filter(char::is_ascii_digit).collect()),
+        captured_minor: 0,
+        refunded_minor: 0,
+        carrier: None,
+        tracking_number: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store::insert(&mut work, &order).await?;
+    let placed = OrderPlacedV1 {
+        order_id: order.order_id,
+        customer: saga::customer(&order),
+        basket_version: basket.version,
+        lines: order.lines.clone(),
+        total: Money { amount_minor: order.total_minor, currency: order.currency.clone() },
+    };
+    work.publish(&placed).await?;
+    saga::send(&mut work, &mut order, Command::ReserveStock).await.map_err(|e| Problem::internal(&e))?;
+    saga::schedule(&mut work, &order, now + state.timeouts.step).await?;
+    store::append(&mut work, order.order_id, 1, Status::Pending, "accepted: reserving stock", None, now).await?;
+
+    let timeline =
+        [Entry { seq: 1, at: now, status: "pending".into(), step: "accepted: reserving stock".into(), detail: None }];
+    let body = response(&order, &timeline);
+    let mut headers = HeaderMap::new();
+    if let Ok(location) = HeaderValue::from_str(&format!("{ORDERS}/{}", order.order_id)) {
+        headers.insert(header::LOCATION, location);
+    }
+    idempotency::remember(&mut work, &scope, &key, &StoredResponse::json(StatusCode::ACCEPTED, &body, &headers))
+        .await?;
+    work.commit().await?;
+    Ok((StatusCode::ACCEPTED, headers, Json(body)).into_response())
+}
+
+fn basket_problem(error: BasketError) -> Problem {
+    tracing::warn!(%error, "checkout could not read the basket");
+    Problem::new(ProblemKind::Unavailable)
+        .with_detail("the basket could not be read; retry with the same Idempotency-Key")
+        .with_retry_after(1)
+}
+
+/// The caller's orders, newest last; an admin's list holds everyone's.
+#[utoipa::path(get, path = "/api/v1/ordering/orders", tag = "ordering", params(ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of orders", body = OrderPage),
+        responses::InvalidParameter,
+        responses::Unauthenticated,
+    ))]
+async fn list_orders(
+    caller: Caller,
+    State(state): State<AppState>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<OrderPage>, Problem> {
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(Problem::invalid_parameter("limit", "must be between 1 and 200"));
+    }
+    let status = params
+        .status
+        .as_deref()
+        .map(|s| Status::parse(s).ok_or_else(|| Problem::invalid_parameter("status", "is not an order status")))
+        .transpose()?;
+    let customer = (!caller.has_role(roles::ADMIN)).then_some(caller.subject.as_str());
+    let mut orders = store::list(state.db.pool(), customer, status, params.after, limit + 1).await?;
+    let next_after = if orders.len() > limit as usize {
+        orders.truncate(limit as usize);
+        orders.last().map(|o| o.order_id)
+    } else {
+        None
+    };
+    Ok(Json(OrderPage { items: orders.iter().map(|o| response(o, &[])).collect(), next_after }))
+}
+
+/// An order with its timeline: the customer's own, or any for an admin.
+#[utoipa::path(get, path = "/api/v1/ordering/orders/{order_id}", tag = "ordering",
+    params(("order_id" = Uuid, Path, description = "The order")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The order", body = OrderResponse),
+        responses::InvalidParameter,
+        responses::Unauthenticated,
+        (status = 403, description = "The order is someone else's", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_order(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(order_id): Path<Uuid>,
+) -> Result<Json<OrderResponse>, Problem> {
+    let order = visible_order(&state, &caller, order_id).await?;
+    let timeline = store::timeline(state.db.pool(), order_id, 0).await?;
+    Ok(Json(response(&order, &timeline)))
+}
+
+/// Cancel an order before it ships: its payment is voided or refunded and its stock given
+/// back, then it is cancelled. Asking again while that happens is answered the same.
+#[utoipa::path(post, path = "/api/v1/ordering/orders/{order_id}/cancel", tag = "ordering",
+    params(("order_id" = Uuid, Path, description = "The order")),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Being cancelled (or cancelled already)", body = OrderResponse),
+        responses::InvalidParameter,
+        responses::Unauthenticated,
+        (status = 403, description = "The order is someone else's", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Shipped, rejected or being rejected: it cannot be cancelled", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn cancel_order(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(order_id): Path<Uuid>,
+) -> Result<Response, Problem> {
+    visible_order(&state, &caller, order_id).await?;
+    let mut work = UnitOfWork::begin(&state.db, &state.outbox).await?;
+    let advanced =
+        saga::advance(&mut work, state.timeouts, order_id, Input::CancelRequested, Facts::default())
+            .await
+            .map_err(|e| Problem::new(ProblemKind::Unavailable).with_detail(e.to_string()).with_retry_after(1))?;
+    let order = match advanced {
+        Some(order) => {
+            work.commit().await?;
+            order
+        }
+        None => {
+            let order = store::order(&mut work, order_id).await?.ok_or_else(|| not_found(order_id))?;
+            if order.saga.ending != Some(crate::domain::saga::Ending::Cancelled) {
+                return Err(Problem::new(ProblemKind::Conflict).with_detail(format!(
+                    "the order is {}; it can no longer be cancelled",
+                    order.saga.status.as_str()
+                )));
+            }
+            order
+        }
+    };
+    let timeline = store::timeline(state.db.pool(), order_id, 0).await?;
+    Ok((StatusCode::ACCEPTED, Json(response(&order, &timeline))).into_response())
+}
+
+/// The order's steps as server-sent events, from the first (or after `Last-Event-ID`) until
+/// the order is shipped, rejected or cancelled. Each event's data is a timeline entry.
+#[utoipa::path(get, path = "/api/v1/ordering/orders/{order_id}/events", tag = "ordering",
+    params(
+        ("order_id" = Uuid, Path, description = "The order"),
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this entry"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A stream of timeline entries", content_type = "text/event-stream", body = TimelineEntry),
+        responses::InvalidParameter,
+        responses::Unauthenticated,
+        (status = 403, description = "The order is someone else's", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn order_events(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(order_id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
+    visible_order(&state, &caller, order_id).await?;
+    let after = match headers.get("last-event-id") {
+        None => 0,
+        Some(value) => value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).ok_or_else(|| {
+            Problem::invalid_parameter("Last-Event-ID", "must be the id of an event this stream sent")
+        })?,
+    };
+    let deadline = tokio::time::Instant::now() + STREAM_LIFETIME;
+    let db = state.db.clone();
+    let stream = futures_util::stream::unfold((after, false), move |(after, done)| {
+        let db = db.clone();
+        async move {
+            if done {
+                return None;
+            }
+            loop {
+                let entries = store::timeline(db.pool(), order_id, after).await.unwrap_or_default();
+                if let Some(next) = entries.into_iter().next() {
+                    let finished = Status::parse(&next.status).is_some_and(Status::is_terminal);
+                    let data = serde_json::to_string(&entry(&next)).unwrap_or_default();
+                    let event = Event::default().id(next.seq.to_string()).event("status").data(data);
+                    return Some((Ok(event), (next.seq, finished)));
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return None;
+                }
+                tokio::time::sleep(STREAM_POLL).await;
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// The order, if the caller may see it: their own, or any for an admin.
+async fn visible_order(state: &AppState, caller: &Caller, order_id: Uuid) -> Result<Order, Problem> {
+    let order = store::get(state.db.pool(), order_id).await?.ok_or_else(|| not_found(order_id))?;
+    caller.require_owner(&order.customer_id, Some(roles::ADMIN))?;
+    Ok(order)
+}
+
+fn not_found(order_id: Uuid) -> Problem {
+    Problem::not_found(format!("no order has id {order_id}"))
+}

@@ -1,0 +1,255 @@
+//! The shipping HTTP API: `/api/v1/shipping/...`. A customer tracks their own shipments; admins
+//! see every one. Shipments are made and moved only by messages, so the API only reads.
+//! Handlers translate between HTTP and the domain; the rules live in `domain`, the SQL in `store`.
+
+use axum::extract::State;
+use flotilla_chassis::Problem;
+use flotilla_chassis::auth::{Admin, Caller, roles};
+use flotilla_chassis::db::{Database, timestamp};
+use flotilla_chassis::extract::{Json, Path, Query};
+use flotilla_chassis::problem::responses;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::domain::shipment::Status;
+use crate::store::{self, Record, ShipTo, Shipment, TrackingEvent};
+
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Flotilla shipping", description = "Shipments of confirmed orders, and where they are."),
+    tags((name = "shipping", description = "Shipments and their tracking")),
+)]
+struct ApiDoc;
+
+#[derive(Clone)]
+struct AppState {
+    db: Database,
+}
+
+pub fn router(db: Database) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(get_shipment))
+        .routes(routes!(list_shipments))
+        .with_state(AppState { db })
+}
+
+/// Where a shipment is. The carrier's steps come in this order; `cancelled` only ever follows
+/// `label_created`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackingStatus {
+    LabelCreated,
+    Dispatched,
+    InTransit,
+    OutForDelivery,
+    Delivered,
+    Cancelled,
+}
+
+impl From<Status> for TrackingStatus {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::LabelCreated => Self::LabelCreated,
+            Status::Dispatched => Self::Dispatched,
+            Status::InTransit => Self::InTransit,
+            Status::OutForDelivery => Self::OutForDelivery,
+            Status::Delivered => Self::Delivered,
+            Status::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// Where a shipment goes.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShipToAddress {
+    pub name: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2.
+    #[schema(example = "GB")]
+    pub country: String,
+}
+
+impl From<&ShipTo> for ShipToAddress {
+    fn from(to: &ShipTo) -> Self {
+        Self {
+            name: to.name.clone(),
+            line1: to.line1.clone(),
+            line2: to.line2.clone(),
+            city: to.city.clone(),
+            postal_code: to.postal_code.clone(),
+            country: to.country.clone(),
+        }
+    }
+}
+
+/// A status the shipment entered.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TrackingEntry {
+    pub status: TrackingStatus,
+    /// When (RFC 3339, UTC).
+    pub at: String,
+}
+
+impl From<&TrackingEvent> for TrackingEntry {
+    fn from(event: &TrackingEvent) -> Self {
+        Self { status: event.status.into(), at: timestamp(event.at) }
+    }
+}
+
+/// An order's shipment with its tracking history.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShipmentResponse {
+    pub shipment_id: Uuid,
+    pub order_id: Uuid,
+    pub status: TrackingStatus,
+    #[schema(example = "Flotilla Post")]
+    pub carrier: String,
+    /// UPU S10 shaped: two letters, eight digits, a check digit, two letters.
+    #[schema(example = "FP473124829GB")]
+    pub tracking_number: String,
+    pub ship_to: ShipToAddress,
+    /// Every status it entered, oldest first.
+    pub history: Vec<TrackingEntry>,
+    pub created_at: String,
+}
+
+/// A shipment in the admin list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShipmentSummary {
+    pub shipment_id: Uuid,
+    pub order_id: Uuid,
+    /// The customer the order is for.
+    pub customer_id: String,
+    pub status: TrackingStatus,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Shipment> for ShipmentSummary {
+    fn from(shipment: &Shipment) -> Self {
+        Self {
+            shipment_id: shipment.shipment_id,
+            order_id: shipment.order_id,
+            customer_id: shipment.customer_id.clone(),
+            status: shipment.status.into(),
+            carrier: shipment.carrier.clone(),
+            tracking_number: shipment.tracking_number.clone(),
+            created_at: timestamp(shipment.created_at),
+            updated_at: timestamp(shipment.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShipmentPage {
+    pub items: Vec<ShipmentSummary>,
+    /// Pass as `after` for the next page; absent on the last one.
+    pub next_after: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only shipments with this status.
+    #[param(value_type = Option<TrackingStatus>)]
+    pub status: Option<String>,
+    /// The last `shipment_id` of the previous page.
+    #[param(value_type = Option<Uuid>)]
+    pub after: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+/// An order's shipment and where it is: the customer's own, or any for an admin.
+#[utoipa::path(get, path = "/api/v1/shipping/shipments/{order_id}", tag = "shipping",
+    params(("order_id" = Uuid, Path, description = "The order the shipment is for")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The shipment and its history", body = ShipmentResponse),
+        responses::InvalidParameter,
+        responses::Unauthenticated,
+        (status = 403, description = "The shipment is someone else's", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No shipment for this order", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_shipment(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(order_id): Path<Uuid>,
+) -> Result<Json<ShipmentResponse>, Problem> {
+    let mut conn = state.db.pool().acquire().await?;
+    let shipment = store::record(&mut conn, order_id)
+        .await?
+        .and_then(Record::into_shipment)
+        .ok_or_else(|| Problem::not_found(format!("no shipment for order {order_id}")))?;
+    caller.require_owner(&shipment.customer_id, Some(roles::ADMIN))?;
+    let history = store::history(&mut conn, shipment.shipment_id).await?;
+    Ok(Json(ShipmentResponse {
+        shipment_id: shipment.shipment_id,
+        order_id: shipment.order_id,
+        status: shipment.status.into(),
+        ship_to: ShipToAddress::from(&shipment.ship_to),
+        carrier: shipment.carrier,
+        tracking_number: shipment.tracking_number,
+        history: history.iter().map(TrackingEntry::from).collect(),
+        created_at: timestamp(shipment.created_at),
+    }))
+}
+
+/// Every shipment, oldest first, optionally of one status (admin).
+#[utoipa::path(get, path = "/api/v1/shipping/shipments", tag = "shipping", params(ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of shipments", body = ShipmentPage),
+        responses::InvalidParameter,
+        responses::Unauthenticated,
+        responses::NotAdmin,
+    ))]
+async fn list_shipments(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<ShipmentPage>, Problem> {
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(Problem::invalid_parameter("limit", "must be between 1 and 200"));
+    }
+    let status = params
+        .status
+        .as_deref()
+        .map(|text| {
+            Status::parse(text).ok_or_else(|| {
+                Problem::invalid_parameter(
+                    "status",
+                    "must be one of label_created, dispatched, in_transit, out_for_delivery, delivered, cancelled",
+                )
+            })
+        })
+        .transpose()?;
+    let after = params
+        .after
+        .as_deref()
+        .map(|text| Uuid::parse_str(text).map_err(|_| Problem::invalid_parameter("after", "must be a shipment id")))
+        .transpose()?;
+    let mut conn = state.db.pool().acquire().await?;
+    let mut shipments = store::list(&mut conn, status, after, limit + 1).await?;
+    let next_after = if shipments.len() > limit as usize {
+        shipments.truncate(limit as usize);
+        shipments.last().map(|shipment| shipment.shipment_id)
+    } else {
+        None
+    };
+    Ok(Json(ShipmentPage { items: shipments.iter().map(ShipmentSummary::from).collect(), next_after }))
+}
