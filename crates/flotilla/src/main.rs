@@ -2,6 +2,7 @@
 //! generate load and report its version.
 
 mod accounts;
+mod check;
 mod commands;
 mod dlq;
 mod load;
@@ -49,6 +50,8 @@ enum Command {
     /// Dead letters: list, show, replay after a fix, or discard
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
+    /// Check the system's invariants across every service's records; exit 1 on a violation
+    Check(check::CheckArgs),
     /// Generate open-loop load against a service and report latency percentiles
     Load(load::LoadArgs),
     /// Add to the workspace: `new service <name> --port <n>`
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Run) {
             Command::Run => commands::run(cli.env, &cli.config_dir).await,
+            Command::Check(args) => check::run(cli.env, &cli.config_dir, args).await,
             Command::Serve { service } => commands::serve(cli.env, &cli.config_dir, &service).await,
             Command::Migrate { service } => commands::migrate(cli.env, &cli.config_dir, service.as_deref()).await,
             Command::Dlq(command) => dlq::run(cli.env, &cli.config_dir, command).await,

@@ -57,6 +57,17 @@ pub(crate) async fn cancel(conn: &mut AnyConnection, key: &str) -> Result<bool, 
 }
 
 /// Fires a service's due timers; one per replica, all safe together.
+/// The keys of the timers set now whose key starts with `prefix`, for audits ("is every order
+/// in progress watched by a timer?").
+pub async fn keys(pool: &sqlx::AnyPool, prefix: &str) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let pattern = format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let keys: Vec<String> = sqlx::query_scalar("SELECT timer_key FROM timers WHERE timer_key LIKE $1 ESCAPE '\\'")
+        .bind(pattern)
+        .fetch_all(pool)
+        .await?;
+    Ok(keys.into_iter().collect())
+}
+
 pub struct TimerWorker {
     db: Database,
     outbox: Outbox,

@@ -329,3 +329,47 @@ impl FromRow<'_, AnyRow> for StockItem {
         })
     }
 }
+
+/// A SKU's counts beside what its records say they must be, for `flotilla check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockAudit {
+    pub sku: String,
+    pub available: i64,
+    pub reserved: i64,
+    pub committed: i64,
+    pub received: i64,
+    /// The sum of the SKU's receipts and adjustments.
+    pub moved: i64,
+    /// Units the held reservations hold...
+    pub held: i64,
+    /// ...and the committed ones.
+    pub sold: i64,
+}
+
+pub async fn audit(pool: &AnyPool) -> Result<Vec<StockAudit>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT s.sku, s.available, s.reserved, s.committed, s.received, \
+         (SELECT CAST(COALESCE(SUM(m.delta), 0) AS BIGINT) FROM stock_movements m WHERE m.sku = s.sku) AS moved, \
+         (SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM reservation_lines l \
+            JOIN reservations r ON r.order_id = l.order_id WHERE l.sku = s.sku AND r.state = 'held') AS held, \
+         (SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM reservation_lines l \
+            JOIN reservations r ON r.order_id = l.order_id WHERE l.sku = s.sku AND r.state = 'committed') AS sold \
+         FROM stock_items s ORDER BY s.sku",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(StockAudit {
+                sku: row.try_get("sku")?,
+                available: row.try_get("available")?,
+                reserved: row.try_get("reserved")?,
+                committed: row.try_get("committed")?,
+                received: row.try_get("received")?,
+                moved: row.try_get("moved")?,
+                held: row.try_get("held")?,
+                sold: row.try_get("sold")?,
+            })
+        })
+        .collect()
+}

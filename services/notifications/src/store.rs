@@ -278,3 +278,10 @@ impl FromRow<'_, AnyRow> for SinkMessage {
         })
     }
 }
+
+/// Every notification, for `flotilla check`.
+pub async fn audit(pool: &AnyPool) -> Result<Vec<Notification>, sqlx::Error> {
+    sqlx::query_as(concat!("SELECT ", notification_columns!(), " FROM notifications ORDER BY order_id, milestone"))
+        .fetch_all(pool)
+        .await
+}

@@ -118,8 +118,11 @@ pub async fn schedule(work: &mut UnitOfWork, order: &Order, at: OffsetDateTime) 
     Ok(())
 }
 
-fn timer_key(order_id: Uuid) -> String {
-    format!("saga:{order_id}")
+/// Every order's step timer is keyed `saga:<order id>`.
+pub const TIMER_PREFIX: &str = "saga:";
+
+pub fn timer_key(order_id: Uuid) -> String {
+    format!("{TIMER_PREFIX}{order_id}")
 }
 
 pub fn customer(order: &Order) -> Customer {

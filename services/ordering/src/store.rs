@@ -245,3 +245,41 @@ impl FromRow<'_, AnyRow> for Order {
         })
     }
 }
+
+/// What `flotilla check` needs of every order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderAudit {
+    pub order_id: Uuid,
+    pub status: Status,
+    pub phase: Phase,
+    pub total_minor: i64,
+    pub captured_minor: i64,
+    /// Whether its step timer is set.
+    pub timer_set: bool,
+}
+
+pub async fn audit(pool: &AnyPool) -> Result<Vec<OrderAudit>, sqlx::Error> {
+    let timers = flotilla_messaging::timers::keys(pool, crate::saga::TIMER_PREFIX).await?;
+    let rows = sqlx::query("SELECT order_id, status, phase, total_minor, captured_minor FROM orders ORDER BY order_id")
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let decode = |e: String| sqlx::Error::Decode(e.into());
+            let order_id: String = row.try_get("order_id")?;
+            let status: String = row.try_get("status")?;
+            let phase: String = row.try_get("phase")?;
+            Ok(OrderAudit {
+                order_id: Uuid::parse_str(&order_id).map_err(|e| decode(e.to_string()))?,
+                status: Status::parse(&status).ok_or_else(|| decode(format!("status {status}")))?,
+                phase: Phase::parse(&phase).ok_or_else(|| decode(format!("phase {phase}")))?,
+                total_minor: row.try_get("total_minor")?,
+                captured_minor: row.try_get("captured_minor")?,
+                timer_set: false,
+            })
+        })
+        .map(|audit: Result<OrderAudit, sqlx::Error>| {
+            audit.map(|a| OrderAudit { timer_set: timers.contains(&crate::saga::timer_key(a.order_id)), ..a })
+        })
+        .collect()
+}

@@ -6,7 +6,7 @@
 
 mod api;
 pub mod domain;
-mod store;
+pub mod store;
 
 use std::sync::Arc;
 

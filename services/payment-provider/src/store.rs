@@ -158,3 +158,9 @@ impl FromRow<'_, AnyRow> for Refund {
         })
     }
 }
+
+/// Every intent, for `flotilla check` (which compares what the processor holds with what the
+/// merchant's payments believe).
+pub async fn audit(pool: &AnyPool) -> Result<Vec<Intent>, sqlx::Error> {
+    sqlx::query_as(select_intents!("ORDER BY reference, created_at, id")).fetch_all(pool).await
+}

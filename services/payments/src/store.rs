@@ -237,3 +237,8 @@ impl FromRow<'_, AnyRow> for Operation {
         })
     }
 }
+
+/// Every payment, for `flotilla check`.
+pub async fn audit(pool: &AnyPool) -> Result<Vec<Payment>, sqlx::Error> {
+    sqlx::query_as(concat!("SELECT ", payment_columns!(), " FROM payments ORDER BY order_id")).fetch_all(pool).await
+}

@@ -9,7 +9,6 @@ use flotilla_contracts::inventory::{
 use flotilla_testkit::{Backend, NatsServer, TestApp};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use sqlx::Row;
 use uuid::Uuid;
 
 use flotilla_testkit::Peer;
@@ -94,34 +93,20 @@ pub async fn reservation_state(app: &TestApp, order_id: Uuid) -> String {
     reservation["state"].as_str().unwrap_or_default().to_owned()
 }
 
-/// Inventory's invariants, read straight from its database: per SKU the counts add up to what
-/// was received and to the movements recorded, none is negative, and the held and sold counts
-/// are what the reservations say.
+/// Inventory's invariants, read straight from its database (as `flotilla check` reads them):
+/// per SKU the counts add up to what was received and to the movements recorded, none is
+/// negative, and the held and sold counts are what the reservations say.
 pub async fn assert_conserved(app: &TestApp) {
     let settings = &app.config().settings;
     let db =
         flotilla_chassis::db::Database::connect("inventory", &settings.database, &settings.data_dir).await.unwrap();
-    let rows = sqlx::query(
-        "SELECT s.sku, s.available, s.reserved, s.committed, s.received, \
-         (SELECT CAST(COALESCE(SUM(m.delta), 0) AS BIGINT) FROM stock_movements m WHERE m.sku = s.sku) AS moved, \
-         (SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM reservation_lines l JOIN reservations r ON r.order_id = l.order_id \
-            WHERE l.sku = s.sku AND r.state = 'held') AS held, \
-         (SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM reservation_lines l JOIN reservations r ON r.order_id = l.order_id \
-            WHERE l.sku = s.sku AND r.state = 'committed') AS sold \
-         FROM stock_items s",
-    )
-    .fetch_all(db.pool())
-    .await
-    .unwrap();
-    for row in rows {
-        let sku: String = row.get("sku");
-        let n = |column: &str| row.get::<i64, _>(column);
-        let (available, reserved, committed, received) = (n("available"), n("reserved"), n("committed"), n("received"));
-        assert!(available >= 0 && reserved >= 0 && committed >= 0, "{sku}: a negative count");
-        assert_eq!(available + reserved + committed, received, "{sku}: the counts do not add up");
-        assert_eq!(received, n("moved"), "{sku}: received is not what the movements say");
-        assert_eq!(reserved, n("held"), "{sku}: reserved is not what the held reservations hold");
-        assert_eq!(committed, n("sold"), "{sku}: committed is not what the committed reservations hold");
+    for sku in flotilla_inventory::store::audit(db.pool()).await.unwrap() {
+        let name = &sku.sku;
+        assert!(sku.available >= 0 && sku.reserved >= 0 && sku.committed >= 0, "{name}: a negative count");
+        assert_eq!(sku.available + sku.reserved + sku.committed, sku.received, "{name}: the counts do not add up");
+        assert_eq!(sku.received, sku.moved, "{name}: received is not what the movements say");
+        assert_eq!(sku.reserved, sku.held, "{name}: reserved is not what the held reservations hold");
+        assert_eq!(sku.committed, sku.sold, "{name}: committed is not what the committed reservations hold");
     }
     db.close().await;
 }
