@@ -8,6 +8,7 @@ mod dlq;
 mod load;
 mod new;
 mod registry;
+mod up;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,9 @@ struct Cli {
 enum Command {
     /// Run every service in this process, each on its own port with its own SQLite database (the default)
     Run,
+    /// Run the distributed topology on this machine: every service its own process, a PostgreSQL
+    /// database each, NATS JetStream; restarts a service that dies
+    Up(up::UpArgs),
     /// Run one service, as in a distributed deployment
     Serve {
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(registry::names()))]
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Run) {
             Command::Run => commands::run(cli.env, &cli.config_dir).await,
             Command::Check(args) => check::run(cli.env, &cli.config_dir, args).await,
+            Command::Up(args) => up::run(cli.env, &cli.config_dir, args).await,
             Command::Serve { service } => commands::serve(cli.env, &cli.config_dir, &service).await,
             Command::Migrate { service } => commands::migrate(cli.env, &cli.config_dir, service.as_deref()).await,
             Command::Dlq(command) => dlq::run(cli.env, &cli.config_dir, command).await,

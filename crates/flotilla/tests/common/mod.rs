@@ -1,5 +1,10 @@
 //! What the binary's process-level tests share: every registered service on a port of its own,
-//! so that tests running at once never meet on a default port.
+//! so that tests running at once never meet on a default port, and the whole system as a test
+//! drives it. Each test binary uses part of it.
+
+#![allow(dead_code)]
+
+pub mod system;
 
 use std::collections::BTreeMap;
 use std::process::Command;

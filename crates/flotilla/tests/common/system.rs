@@ -1,0 +1,336 @@
+//! The whole system started as a person or an operator starts it (`flotilla run`, `flotilla
+//! up`), and what a test does with it: customers who sign up, fill baskets and check out
+//! through the gateway with real tokens, an admin, the processor's fault knobs, `flotilla check`.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use flotilla_testkit::{Backend, NatsServer, TestDatabase};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::Ports;
+
+pub const ADMIN_PASSWORD: &str = "admin pass phrase 91c2";
+const PROVIDER_KEY: &str = "sk_test_flotilla_simulator";
+
+/// The whole system as a test runs it: its own data directory, config and ports, its own
+/// PostgreSQL databases (when distributed) that are dropped afterwards.
+pub struct System {
+    dir: tempfile::TempDir,
+    pub ports: Ports,
+    database: TestDatabase,
+    nats: Option<NatsServer>,
+    child: Option<Child>,
+    pub http: reqwest::Client,
+    /// `flotilla up`: every service its own process, with a NATS server of its own starting.
+    up: bool,
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child
+            && matches!(child.try_wait(), Ok(None))
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl System {
+    /// `flotilla run`, embedded (SQLite and the embedded log) or on PostgreSQL and NATS.
+    pub async fn new(backend: Backend) -> Self {
+        let nats = (backend == Backend::Postgres).then(NatsServer::start);
+        Self::with(TestDatabase::new(backend).await, nats, false)
+    }
+
+    /// `flotilla up` on PostgreSQL; it starts its own NATS.
+    pub async fn up() -> Self {
+        Self::with(TestDatabase::new(Backend::Postgres).await, None, true)
+    }
+
+    fn with(database: TestDatabase, nats: Option<NatsServer>, up: bool) -> Self {
+        let system = Self {
+            dir: tempfile::tempdir().unwrap(),
+            ports: Ports::new(),
+            database,
+            nats,
+            child: None,
+            http: flotilla_chassis::outbound::builder().build().unwrap(),
+            up,
+        };
+        std::fs::create_dir_all(system.dir.path().join("config")).unwrap();
+        system
+    }
+
+    pub fn database_prefix(&self) -> &str {
+        self.database.prefix()
+    }
+
+    pub fn url(&self, service: &str, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.ports.of(service))
+    }
+
+    pub fn gateway(&self, path: &str) -> String {
+        self.url("gateway", path)
+    }
+
+    fn command(&self, settings: &str) -> Command {
+        std::fs::write(self.dir.path().join("config/dev.toml"), settings).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_flotilla"));
+        command
+            .env_clear()
+            .env("FLOTILLA_DATA_DIR", self.dir.path().join("data"))
+            .env("FLOTILLA_CONFIG_DIR", self.dir.path().join("config"))
+            .env("FLOTILLA_SERVICES__IDENTITY__ADMIN__PASSWORD", ADMIN_PASSWORD)
+            .envs(self.ports.environment())
+            .envs(std::env::var_os("FLOTILLA_NATS_SERVER").map(|server| ("FLOTILLA_NATS_SERVER", server)))
+            .current_dir(self.dir.path());
+        if self.up {
+            command.env("FLOTILLA_DATABASE__URL", flotilla_testkit::postgres_server_url());
+            command.env("FLOTILLA_DATABASE__DATABASE_PREFIX", self.database.prefix());
+            command.env("FLOTILLA_DATABASE__BACKEND", "postgres");
+        }
+        if let Some(nats) = &self.nats {
+            command
+                .env("FLOTILLA_DATABASE__BACKEND", "postgres")
+                .env("FLOTILLA_DATABASE__URL", flotilla_testkit::postgres_server_url())
+                .env("FLOTILLA_DATABASE__DATABASE_PREFIX", self.database.prefix())
+                .env("FLOTILLA_BUS__BACKEND", "nats")
+                .env("FLOTILLA_BUS__NATS__URL", nats.url());
+        }
+        command
+    }
+
+    pub fn log(&self) -> PathBuf {
+        self.dir.path().join("flotilla.log")
+    }
+
+    /// Starts the system with `settings` as its dev.toml and waits until the gateway is ready.
+    pub async fn start(&mut self, settings: &str) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log()).unwrap();
+        let mut command = self.command(settings);
+        if self.up {
+            command.args(["up", "--database-prefix", self.database.prefix()]);
+        } else {
+            command.arg("run");
+        }
+        let child = command.stdout(log.try_clone().unwrap()).stderr(log).stdin(Stdio::null()).spawn().unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("flotilla exited with {status}: {}", std::fs::read_to_string(self.log()).unwrap());
+            }
+            let ready = self.http.get(self.gateway("/readyz")).send().await;
+            if ready.is_ok_and(|r| r.status() == StatusCode::OK) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "not ready within 60 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops the system with `signal` (as a terminal's Ctrl-C or an orchestrator would) and
+    /// asserts that it stopped cleanly.
+    pub fn stop_with(&mut self, signal: &str) {
+        let mut child = self.child.take().unwrap();
+        assert!(
+            Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap().success()
+        );
+        assert!(
+            child.wait().unwrap().success(),
+            "flotilla stopped cleanly: {}",
+            std::fs::read_to_string(self.log()).unwrap()
+        );
+    }
+
+    pub fn stop(&mut self) {
+        self.stop_with("TERM");
+    }
+
+    /// `flotilla <args>` with the system's configuration (as last started); returns (success,
+    /// stdout + stderr).
+    pub fn cli(&self, args: &[&str]) -> (bool, String) {
+        let settings = std::fs::read_to_string(self.dir.path().join("config/dev.toml")).unwrap_or_default();
+        let output = self.command(&settings).args(args).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.success(), text)
+    }
+
+    pub fn assert_consistent(&self) {
+        let (ok, report) = self.cli(&["check", "--wait-s", "20"]);
+        assert!(ok, "flotilla check found violations:\n{report}");
+        assert!(report.contains("every invariant holds"), "{report}");
+    }
+
+    /// Sets the processor's fault knobs (all of them: those not given are off).
+    pub async fn faults(&self, knobs: Value) {
+        let url = self.url("payment-provider", "/v1/simulator/faults");
+        let response = self.http.put(url).bearer_auth(PROVIDER_KEY).json(&knobs).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    /// A person's access token from identity (password sign-in through the code flow with PKCE).
+    pub async fn token(&self, email: &str, password: &str) -> (String, String) {
+        use base64::Engine;
+        use sha2::Digest;
+        let verifier = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let challenge =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+        let redirect = self.gateway("/auth/callback");
+        let browser =
+            flotilla_chassis::outbound::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let authorize = self.url("identity", "/oauth2/authorize");
+        let query = [
+            ("response_type", "code"),
+            ("client_id", "gateway"),
+            ("redirect_uri", redirect.as_str()),
+            ("scope", "openid email"),
+            ("state", "s"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ];
+        let page = browser.get(&authorize).query(&query).send().await.unwrap();
+        let cookies: Vec<String> = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .collect();
+        let mut form = hidden_fields(&page.text().await.unwrap());
+        form.push(("email".into(), email.into()));
+        form.push(("password".into(), password.into()));
+        let signed_in = browser.post(&authorize).header("cookie", cookies.join("; ")).form(&form).send().await.unwrap();
+        let back = signed_in.headers()["location"].to_str().unwrap().to_owned();
+        let code = url::Url::parse(&back).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+        let tokens: Value = self
+            .http
+            .post(self.url("identity", "/oauth2/token"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", redirect.as_str()),
+                ("client_id", "gateway"),
+                ("code_verifier", verifier.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = tokens["access_token"].as_str().unwrap().to_owned();
+        let claims = token.split('.').nth(1).unwrap();
+        let claims: Value =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
+        (token, claims["sub"].as_str().unwrap().to_owned())
+    }
+
+    pub async fn shopper(&self, email: &str) -> Shopper {
+        let password = "shopper pass phrase 5e1d";
+        let registered = self
+            .http
+            .post(self.gateway("/api/v1/identity/users"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(registered.status(), StatusCode::CREATED, "{}", registered.text().await.unwrap());
+        let (token, subject) = self.token(email, password).await;
+        Shopper { http: flotilla_testkit::client_with_token(&token), subject, email: email.into() }
+    }
+
+    pub async fn admin(&self) -> reqwest::Client {
+        flotilla_testkit::client_with_token(&self.token("admin@flotilla.test", ADMIN_PASSWORD).await.0)
+    }
+}
+
+/// The hidden fields of identity's sign-in form, unescaped.
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .map(|rest| {
+            let (name, rest) = rest.split_once('"').unwrap();
+            let value = rest.split_once("value=\"").unwrap().1.split_once('"').unwrap().0;
+            let value = value.replace("&#43;", "+").replace("&#x2f;", "/").replace("&#x27;", "'").replace("&amp;", "&");
+            (name.to_owned(), value)
+        })
+        .collect()
+}
+
+pub struct Shopper {
+    pub http: reqwest::Client,
+    pub subject: String,
+    pub email: String,
+}
+
+impl Shopper {
+    /// Puts `quantity` of `product` in the basket (waiting for the basket to learn of it).
+    pub async fn fill(&self, system: &System, product: &str, quantity: u32) {
+        let url = system.gateway(&format!("/api/v1/basket/baskets/{}/items/{product}", self.subject));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let put = self.http.put(&url).json(&json!({ "quantity": quantity })).send().await.unwrap();
+            if put.status() == StatusCode::OK {
+                return;
+            }
+            assert_eq!(put.status(), StatusCode::UNPROCESSABLE_ENTITY, "{}", put.text().await.unwrap());
+            assert!(Instant::now() < deadline, "the basket never learnt of {product}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn body(&self, card: &str) -> Value {
+        json!({
+            "ship_to": {"name": "Sam", "line1": "1 High Street", "city": "Leeds", "postal_code": "LS1 1AA", "country": "GB"},
+            "contact_email": self.email,
+            "payment_method": card,
+        })
+    }
+
+    pub async fn checkout(&self, system: &System, key: &str, card: &str) -> reqwest::Response {
+        let url = system.gateway("/api/v1/ordering/orders");
+        self.http.post(url).header("idempotency-key", key).json(&self.body(card)).send().await.unwrap()
+    }
+
+    /// One of `product` into the basket and a checkout that is accepted; returns the order id
+    /// once its lines have left the basket (the basket hears of the order by its event).
+    pub async fn order(&self, system: &System, product: &str, card: &str) -> String {
+        self.fill(system, product, 1).await;
+        let accepted = self.checkout(system, &uuid::Uuid::now_v7().to_string(), card).await;
+        assert_eq!(accepted.status(), StatusCode::ACCEPTED, "{}", accepted.text().await.unwrap());
+        let order = accepted.json::<Value>().await.unwrap()["order_id"].as_str().unwrap().to_owned();
+        self.emptied(system).await;
+        order
+    }
+
+    pub async fn emptied(&self, system: &System) {
+        let url = system.gateway(&format!("/api/v1/basket/baskets/{}", self.subject));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let basket: Value = self.http.get(&url).send().await.unwrap().json().await.unwrap();
+            if basket["lines"] == json!([]) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the order's lines never left the basket: {basket}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the order's status is one of `statuses`; returns the order.
+    pub async fn settles(&self, system: &System, order_id: &str, statuses: &[&str]) -> Value {
+        let url = system.gateway(&format!("/api/v1/ordering/orders/{order_id}"));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let order: Value = self.http.get(&url).send().await.unwrap().json().await.unwrap();
+            if statuses.iter().any(|s| order["status"] == *s) {
+                return order;
+            }
+            assert!(Instant::now() < deadline, "order never became {statuses:?}: {order}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
