@@ -209,7 +209,7 @@ async fn a_person_shops(backend: Backend) {
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
 
     // An API client's tokens, straight from identity with PKCE, used through the gateway and refreshed.
-    let tokens = api_client_tokens(&http, &ports).await;
+    let tokens = api_client_tokens(&http, ports).await;
     let bearer = tokens["access_token"].as_str().unwrap();
     let refresh = tokens["refresh_token"].as_str().unwrap();
     let with_token = http.get(&url).bearer_auth(bearer).send().await.unwrap();
