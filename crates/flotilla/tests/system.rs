@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 const CUSTOMER_PASSWORD: &str = "customer pass phrase 7f3a";
 const ADMIN_PASSWORD: &str = "admin pass phrase 91c2";
 
-use common::Ports;
-use common::system::{System, hidden_fields};
+use common::system::System;
+use flotilla_identity::headless::hidden_fields;
 
 /// The journey's settings: logs at debug, to catch any secret in them.
 const SETTINGS: &str = r#"
@@ -209,7 +209,7 @@ async fn a_person_shops(backend: Backend) {
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
 
     // An API client's tokens, straight from identity with PKCE, used through the gateway and refreshed.
-    let tokens = api_client_tokens(&http, ports).await;
+    let tokens = system.tokens("shopper@example.com", CUSTOMER_PASSWORD, "openid email offline_access").await;
     let bearer = tokens["access_token"].as_str().unwrap();
     let refresh = tokens["refresh_token"].as_str().unwrap();
     let with_token = http.get(&url).bearer_auth(bearer).send().await.unwrap();
@@ -322,47 +322,4 @@ async fn wait_for_mail(admin: &mut Browser, gateway: &str, order_id: &str, count
         assert!(Instant::now() < deadline, "{} of {count} mails about the order: {all}", about.len());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// What a native or single-page app does: the code flow with PKCE against identity directly.
-async fn api_client_tokens(http: &reqwest::Client, ports: &Ports) -> Value {
-    use base64::Engine;
-    use sha2::Digest;
-    let verifier = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
-    let identity = format!("http://127.0.0.1:{}", ports.of("identity"));
-    let redirect = format!("http://127.0.0.1:{}/auth/callback", ports.of("gateway"));
-    let mut browser = Browser::new();
-    let query = [
-        ("response_type", "code"),
-        ("client_id", "gateway"),
-        ("redirect_uri", redirect.as_str()),
-        ("scope", "openid email offline_access"),
-        ("state", "s1"),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-    ];
-    let url = format!("{identity}/oauth2/authorize");
-    let request = browser.http.get(&url).query(&query);
-    let page = browser.send(request, &url).await;
-    let mut form = hidden_fields(&page.text().await.unwrap());
-    form.push(("email".into(), "shopper@example.com".into()));
-    form.push(("password".into(), CUSTOMER_PASSWORD.into()));
-    let request = browser.http.post(&url).form(&form);
-    let back = location(&browser.send(request, &url).await);
-    let code = url::Url::parse(&back).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
-    http.post(format!("{identity}/oauth2/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", redirect.as_str()),
-            ("client_id", "gateway"),
-            ("code_verifier", verifier.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }

@@ -4,6 +4,7 @@
 
 mod api;
 pub mod domain;
+pub mod headless;
 mod keys;
 pub mod settings;
 mod store;

@@ -8,6 +8,7 @@ use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::{Semaphore, mpsc};
 
+use super::checkout::Confirmations;
 use super::scenario::{Outcome, Scenario};
 
 pub struct StepSettings {
@@ -29,6 +30,8 @@ pub struct Step {
     /// How late the generator itself dispatched requests: its own accuracy, reported so that it
     /// can be told apart from the server's latency.
     pub dispatch_lag: Histogram<u64>,
+    /// For the checkout scenario: what became of the orders the step placed.
+    pub confirmations: Option<Confirmations>,
 }
 
 /// An arrival the generator could not send because too many requests were in flight: the client's
@@ -40,7 +43,7 @@ const CLIENT_OVERLOAD: &str = "client-overload";
 const SPIN_WINDOW: Duration = Duration::from_millis(1);
 
 #[allow(clippy::expect_used)] // constant arguments that meet the documented preconditions
-fn histogram() -> Histogram<u64> {
+pub fn histogram() -> Histogram<u64> {
     // 1 µs to 10 minutes at 3 significant digits: low >= 1, high >= 2 * low, sigfig <= 5.
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant histogram bounds are valid")
 }
@@ -110,7 +113,16 @@ pub async fn run_step(client: &reqwest::Client, scenario: &Arc<Scenario>, settin
     let (ok, errors, latency) =
         collector.await.unwrap_or_else(|_| (0, BTreeMap::from([("collector-failed", 1)]), histogram()));
     progress.finish_and_clear();
-    Step { rate: settings.rate, elapsed: start.elapsed(), sent: total, ok, errors, latency, dispatch_lag }
+    Step {
+        rate: settings.rate,
+        elapsed: start.elapsed(),
+        sent: total,
+        ok,
+        errors,
+        latency,
+        dispatch_lag,
+        confirmations: None,
+    }
 }
 
 impl Step {
@@ -133,15 +145,27 @@ impl Step {
 
     /// Whether the server kept up: few errors, p99 within the limit, and (open loop) throughput
     /// close to the offered rate.
-    pub fn holds(&self, max_error_ratio: f64, max_p99: Duration) -> bool {
+    pub fn holds(&self, max_error_ratio: f64, max_p99: Duration, max_confirm_p99: Duration) -> bool {
         self.error_ratio() <= max_error_ratio
             && self.latency.value_at_quantile(0.99) <= max_p99.as_micros() as u64
             && self.throughput() >= 0.9 * self.rate
+            && self.confirmations.as_ref().is_none_or(|c| c.hold(max_confirm_p99))
     }
 
     pub fn summary_line(&self, holds: bool) -> String {
+        let confirmed = self.confirmations.as_ref().map_or(String::new(), |c| {
+            format!(
+                "  confirmed {}/{} (rejected {}, unfinished {})  to confirmed p50 {:.2} ms  p99 {:.2} ms",
+                c.confirmed,
+                c.accepted,
+                c.rejected,
+                c.unfinished,
+                c.percentile_ms(0.5),
+                c.percentile_ms(0.99)
+            )
+        });
         format!(
-            "rate {:>8.0}/s  ok {:>8}  errors {:>6}  throughput {:>8.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  {}",
+            "rate {:>8.0}/s  ok {:>8}  errors {:>6}  throughput {:>8.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  {}{confirmed}",
             self.rate,
             self.ok,
             self.error_count(),

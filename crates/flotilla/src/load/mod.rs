@@ -4,11 +4,13 @@
 //! the moment its request was *scheduled*, not sent. A server that stalls therefore shows the
 //! stall in every request that should have been sent during it (no coordinated omission).
 
+mod checkout;
 mod engine;
 mod report;
 mod scenario;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -24,6 +26,9 @@ pub enum ScenarioKind {
     CatalogBrowse,
     /// GET one path repeatedly (see --path); a baseline for comparisons
     Get,
+    /// Signed-in customers fill a basket and check out through the gateway (--target); each
+    /// step also measures accepted-to-confirmed from the orders' timelines
+    Checkout,
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +74,18 @@ pub struct LoadArgs {
     /// A step fails above this p99 latency
     #[arg(long, default_value = "100ms", value_parser = parse_duration)]
     max_p99: Duration,
+    /// Checkout: identity's base URL, where the customers sign in
+    #[arg(long, default_value = "http://127.0.0.1:8081")]
+    identity: String,
+    /// Checkout: customers to sign up and spread the checkouts over
+    #[arg(long, default_value_t = 50)]
+    customers: usize,
+    /// Checkout: a step fails when an order is not confirmed, or above this accepted-to-confirmed p99
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    max_confirm_p99: Duration,
+    /// Checkout: how long to wait after a step for its orders to be confirmed
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    confirm_wait: Duration,
     /// Send this header with every request, as `Name: value` (repeatable), e.g. an Authorization
     #[arg(long = "header", value_parser = parse_header)]
     headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
@@ -93,7 +110,16 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         .pool_max_idle_per_host(args.max_in_flight)
         .build()
         .context("building the HTTP client")?;
-    let scenario = Scenario::prepare(args.scenario, &args.target, &args.path, &client).await?;
+    let scenario = Scenario::prepare(args.scenario, &args, &client).await?;
+    let measure = |scenario: Arc<Scenario>, mut step: Step| {
+        let client = client.clone();
+        async move {
+            if let Scenario::Checkout(checkout) = &*scenario {
+                step.confirmations = Some(checkout.confirmations(&client, args.confirm_wait).await);
+            }
+            step
+        }
+    };
     let settings = |rate: f64| StepSettings {
         rate,
         duration: args.duration,
@@ -106,8 +132,8 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         let mut best: Option<usize> = None;
         let mut rate = args.rate;
         for _ in 0..args.max_steps {
-            let step = engine::run_step(&client, &scenario, &settings(rate)).await;
-            let holds = step.holds(args.max_error_ratio, args.max_p99);
+            let step = measure(scenario.clone(), engine::run_step(&client, &scenario, &settings(rate)).await).await;
+            let holds = step.holds(args.max_error_ratio, args.max_p99, args.max_confirm_p99);
             eprintln!("{}", step.summary_line(holds));
             steps.push(step);
             if !holds {
@@ -119,7 +145,9 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         let saturation = match best {
             Some(index) => {
                 let throughput = steps[index].throughput();
-                let half = engine::run_step(&client, &scenario, &settings(throughput / 2.0)).await;
+                let half =
+                    measure(scenario.clone(), engine::run_step(&client, &scenario, &settings(throughput / 2.0)).await)
+                        .await;
                 eprintln!("{}", half.summary_line(true));
                 Some(Saturation { throughput_rps: throughput, at_half_load: half })
             }
@@ -127,7 +155,8 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         };
         Report::new(&args.target, args.scenario, steps, Some(saturation))
     } else {
-        let step = engine::run_step(&client, &scenario, &settings(args.rate)).await;
+        let step = measure(scenario.clone(), engine::run_step(&client, &scenario, &settings(args.rate)).await).await;
+        eprintln!("{}", step.summary_line(step.holds(args.max_error_ratio, args.max_p99, args.max_confirm_p99)));
         Report::new(&args.target, args.scenario, vec![step], None)
     };
 
@@ -147,6 +176,9 @@ fn validate(args: &LoadArgs) -> anyhow::Result<()> {
     }
     if args.duration.is_zero() || args.duration > MAX_DURATION {
         bail!("--duration must be above 0 and at most 1h");
+    }
+    if args.scenario == ScenarioKind::Checkout && !(1..=10_000).contains(&args.customers) {
+        bail!("--customers must be between 1 and 10000");
     }
     if args.max_in_flight == 0 {
         bail!("--max-in-flight must be at least 1");

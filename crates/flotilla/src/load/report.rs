@@ -45,13 +45,24 @@ impl Report {
             ));
         }
         match &self.saturation {
-            Some(Some(s)) => out.push_str(&format!(
-                "saturation throughput {:.0}/s; at half of it ({:.0}/s): p50 {:.3} ms, p99 {:.3} ms\n",
-                s.throughput_rps,
-                s.at_half_load.rate,
-                s.at_half_load.percentile_ms(0.5),
-                s.at_half_load.percentile_ms(0.99),
-            )),
+            Some(Some(s)) => {
+                out.push_str(&format!(
+                    "saturation throughput {:.0}/s; at half of it ({:.0}/s): p50 {:.3} ms, p99 {:.3} ms\n",
+                    s.throughput_rps,
+                    s.at_half_load.rate,
+                    s.at_half_load.percentile_ms(0.5),
+                    s.at_half_load.percentile_ms(0.99),
+                ));
+                if let Some(c) = &s.at_half_load.confirmations {
+                    out.push_str(&format!(
+                        "  accepted to confirmed at half load: p50 {:.3} ms, p99 {:.3} ms ({} of {} confirmed)\n",
+                        c.percentile_ms(0.5),
+                        c.percentile_ms(0.99),
+                        c.confirmed,
+                        c.accepted
+                    ));
+                }
+            }
             Some(None) => out.push_str("saturation: not found; even the first step broke a limit\n"),
             None => {}
         }

@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use super::ScenarioKind;
+use super::checkout::Checkout;
 
 pub enum Outcome {
     Ok,
@@ -15,19 +16,22 @@ pub enum Outcome {
 pub enum Scenario {
     Get { url: String },
     CatalogBrowse { base: String, ids: Vec<String>, categories: Vec<String>, words: Vec<String> },
+    Checkout(Box<Checkout>),
 }
 
 impl Scenario {
     /// Learns what the scenario needs from the target (ids, categories and words to search for).
     pub async fn prepare(
         kind: ScenarioKind,
-        target: &str,
-        path: &str,
+        args: &super::LoadArgs,
         client: &reqwest::Client,
     ) -> anyhow::Result<Arc<Self>> {
-        let base = target.trim_end_matches('/').to_owned();
+        let base = args.target.trim_end_matches('/').to_owned();
         let scenario = match kind {
-            ScenarioKind::Get => Self::Get { url: format!("{base}{path}") },
+            ScenarioKind::Get => Self::Get { url: format!("{base}{}", args.path) },
+            ScenarioKind::Checkout => {
+                Self::Checkout(Box::new(Checkout::prepare(client, &base, &args.identity, args.customers).await?))
+            }
             ScenarioKind::CatalogBrowse => {
                 let url = format!("{base}/api/v1/catalog/products?limit=100");
                 let page: Value = client
@@ -62,6 +66,7 @@ impl Scenario {
 
     pub async fn request(&self, client: &reqwest::Client, index: u64) -> Outcome {
         let url = match self {
+            Self::Checkout(checkout) => return checkout.request(client, index, mix(index)).await,
             Self::Get { url } => url.clone(),
             Self::CatalogBrowse { base, ids, categories, words } => {
                 let pick = mix(index);

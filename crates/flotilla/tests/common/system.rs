@@ -10,6 +10,8 @@ use flotilla_testkit::{Backend, NatsServer, TestDatabase};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use flotilla_identity::headless::{self, SignIn};
+
 use super::Ports;
 
 pub const ADMIN_PASSWORD: &str = "admin pass phrase 91c2";
@@ -173,60 +175,21 @@ impl System {
         assert_eq!(response.status(), StatusCode::OK);
     }
 
-    /// A person's access token from identity (password sign-in through the code flow with PKCE).
-    pub async fn token(&self, email: &str, password: &str) -> (String, String) {
-        use base64::Engine;
-        use sha2::Digest;
-        let verifier = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-        let challenge =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    /// A person's tokens from identity, signed in as an app would (the code flow with PKCE).
+    pub async fn tokens(&self, email: &str, password: &str, scope: &str) -> Value {
         let redirect = self.gateway("/auth/callback");
-        let browser =
-            flotilla_chassis::outbound::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let authorize = self.url("identity", "/oauth2/authorize");
-        let query = [
-            ("response_type", "code"),
-            ("client_id", "gateway"),
-            ("redirect_uri", redirect.as_str()),
-            ("scope", "openid email"),
-            ("state", "s"),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ];
-        let page = browser.get(&authorize).query(&query).send().await.unwrap();
-        let cookies: Vec<String> = page
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
-            .collect();
-        let mut form = hidden_fields(&page.text().await.unwrap());
-        form.push(("email".into(), email.into()));
-        form.push(("password".into(), password.into()));
-        let signed_in = browser.post(&authorize).header("cookie", cookies.join("; ")).form(&form).send().await.unwrap();
-        let back = signed_in.headers()["location"].to_str().unwrap().to_owned();
-        let code = url::Url::parse(&back).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
-        let tokens: Value = self
-            .http
-            .post(self.url("identity", "/oauth2/token"))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code.as_str()),
-                ("redirect_uri", redirect.as_str()),
-                ("client_id", "gateway"),
-                ("code_verifier", verifier.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let identity = self.url("identity", "");
+        let request =
+            SignIn { identity: &identity, client_id: "gateway", redirect_uri: &redirect, scope, email, password };
+        headless::sign_in(&self.http, request).await.unwrap()
+    }
+
+    /// A person's access token and subject.
+    pub async fn token(&self, email: &str, password: &str) -> (String, String) {
+        let tokens = self.tokens(email, password, "openid email").await;
         let token = tokens["access_token"].as_str().unwrap().to_owned();
-        let claims = token.split('.').nth(1).unwrap();
-        let claims: Value =
-            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
-        (token, claims["sub"].as_str().unwrap().to_owned())
+        let subject = headless::subject_of(&token).unwrap();
+        (token, subject)
     }
 
     pub async fn shopper(&self, email: &str) -> Shopper {
@@ -246,19 +209,6 @@ impl System {
     pub async fn admin(&self) -> reqwest::Client {
         flotilla_testkit::client_with_token(&self.token("admin@flotilla.test", ADMIN_PASSWORD).await.0)
     }
-}
-
-/// The hidden fields of identity's sign-in form, unescaped.
-pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
-    html.split("<input type=\"hidden\" name=\"")
-        .skip(1)
-        .map(|rest| {
-            let (name, rest) = rest.split_once('"').unwrap();
-            let value = rest.split_once("value=\"").unwrap().1.split_once('"').unwrap().0;
-            let value = value.replace("&#43;", "+").replace("&#x2f;", "/").replace("&#x27;", "'").replace("&amp;", "&");
-            (name.to_owned(), value)
-        })
-        .collect()
 }
 
 pub struct Shopper {
