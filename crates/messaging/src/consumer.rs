@@ -161,6 +161,20 @@ impl Consumer {
     }
 }
 
+/// A batch split into one lane per subject (the aggregate a message is about), each lane in
+/// delivery order, the lanes in the order their first message came.
+fn by_subject(deliveries: Vec<Delivery>) -> Vec<Vec<Delivery>> {
+    let mut lanes: Vec<(String, Vec<Delivery>)> = Vec::new();
+    for delivery in deliveries {
+        let subject = delivery.message.headers.get("ce-subject").cloned().unwrap_or_default();
+        match lanes.iter_mut().find(|(s, _)| *s == subject) {
+            Some((_, lane)) => lane.push(delivery),
+            None => lanes.push((subject, vec![delivery])),
+        }
+    }
+    lanes.into_iter().map(|(_, lane)| lane).collect()
+}
+
 /// How often a consumer looks for dead letters an operator asked to replay.
 const REPLAY_CHECK: Duration = Duration::from_secs(1);
 
@@ -255,10 +269,16 @@ impl ConsumerRuntime {
             };
             match batch {
                 Ok(deliveries) => {
-                    for delivery in deliveries {
-                        // A delivery is finished even when stopping: its handler may be mid-write.
-                        self.deliver(delivery).await;
-                    }
+                    // Messages about different subjects are independent and handled at once;
+                    // those about one subject in the order they came. A delivery is finished
+                    // even when stopping: its handler may be mid-write.
+                    let this = &self;
+                    let lanes = by_subject(deliveries).into_iter().map(|lane| async move {
+                        for delivery in lane {
+                            this.deliver(delivery).await;
+                        }
+                    });
+                    futures_util::future::join_all(lanes).await;
                 }
                 Err(error) => {
                     tracing::warn!(consumer = %spec.name, %error, "cannot fetch messages; retrying");
