@@ -102,5 +102,17 @@ fn step_json(step: &Step) -> Value {
             "p99": step.dispatch_lag.value_at_quantile(0.99) as f64 / 1000.0,
             "max": step.dispatch_lag.max() as f64 / 1000.0,
         },
+        "confirmations": step.confirmations.as_ref().map(|c| json!({
+            "accepted": c.accepted,
+            "confirmed": c.confirmed,
+            "rejected": c.rejected,
+            "unfinished": c.unfinished,
+            "accepted_to_confirmed_ms": {
+                "p50": c.percentile_ms(0.5),
+                "p90": c.percentile_ms(0.9),
+                "p99": c.percentile_ms(0.99),
+                "max": c.latency.max() as f64 / 1000.0,
+            },
+        })),
     })
 }
