@@ -12,6 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use flotilla_chassis::config::DatabaseBackend;
 use flotilla_chassis::db::{Database, timestamp};
 use flotilla_chassis::telemetry::causality::Causality;
 use flotilla_chassis::telemetry::trace_context::TraceContext;
@@ -269,16 +270,24 @@ impl ConsumerRuntime {
             };
             match batch {
                 Ok(deliveries) => {
-                    // Messages about different subjects are independent and handled at once;
-                    // those about one subject in the order they came. A delivery is finished
-                    // even when stopping: its handler may be mid-write.
-                    let this = &self;
-                    let lanes = by_subject(deliveries).into_iter().map(|lane| async move {
-                        for delivery in lane {
-                            this.deliver(delivery).await;
+                    // A delivery is finished even when stopping: its handler may be mid-write.
+                    if self.inner.db.backend() == DatabaseBackend::Sqlite {
+                        // One writer: concurrent handlers would only queue on its lock, and its
+                        // busy handler sleeps while they wait.
+                        for delivery in deliveries {
+                            self.deliver(delivery).await;
                         }
-                    });
-                    futures_util::future::join_all(lanes).await;
+                    } else {
+                        // Messages about different subjects are independent and handled at
+                        // once; those about one subject in the order they came.
+                        let this = &self;
+                        let lanes = by_subject(deliveries).into_iter().map(|lane| async move {
+                            for delivery in lane {
+                                this.deliver(delivery).await;
+                            }
+                        });
+                        futures_util::future::join_all(lanes).await;
+                    }
                 }
                 Err(error) => {
                     tracing::warn!(consumer = %spec.name, %error, "cannot fetch messages; retrying");
