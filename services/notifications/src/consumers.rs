@@ -66,12 +66,11 @@ async fn shipped(
 }
 
 /// Records the notification unless the order already has one for this milestone (the event sent
-/// again in a new envelope), then rings the worker. The ring comes just before the commit; the
-/// worker allows for that, and its poll catches any mail the ring missed.
+/// again in a new envelope), and wakes the worker once it is committed.
 async fn record(recording: &Recording, work: &mut UnitOfWork, draft: Draft) -> Result<(), HandlerError> {
     let message_id = notification::message_id(draft.order_id, draft.milestone, &recording.domain);
     if store::insert(work, &draft, &message_id, OffsetDateTime::now_utc()).await? {
-        recording.wake.notify_one();
+        work.wake_after_commit(&recording.wake);
     } else {
         tracing::debug!(order_id = %draft.order_id, milestone = draft.milestone.as_str(), "already recorded");
     }

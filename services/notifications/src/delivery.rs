@@ -1,5 +1,5 @@
 //! The delivery worker: sends pending notifications, outside any transaction, and records what
-//! the relay made of each. It wakes when the consumer records one and otherwise polls, so that
+//! the relay made of each. It wakes when a recorded one commits and otherwise polls, so that
 //! retries coming due and mail recorded by another replica are sent too.
 
 use std::sync::Arc;
@@ -17,9 +17,6 @@ use crate::store::{self, Notification};
 
 /// Due notifications listed at a time.
 const BATCH: i64 = 20;
-/// How long after a ring the worker looks: the ring comes from inside the recording
-/// transaction, a moment before its commit makes the notification visible.
-const SETTLE: Duration = Duration::from_millis(20);
 /// What a claim adds to the send deadline, so that it never runs out during a send.
 const CLAIM_MARGIN: Duration = Duration::from_secs(10);
 
@@ -43,12 +40,8 @@ impl Worker {
             };
             tokio::select! {
                 () = stopping.cancelled() => return,
-                () = self.wake.notified() => {
-                    tokio::select! {
-                        () = stopping.cancelled() => return,
-                        () = tokio::time::sleep(SETTLE) => {}
-                    }
-                }
+                // Rung once a recording transaction committed.
+                () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
             }
         }
