@@ -186,9 +186,11 @@ fn migrator(migrations: &[MigrationFile], backend: DatabaseBackend) -> Migrator 
 
 fn pool_options(settings: &DatabaseSettings) -> AnyPoolOptions {
     let sqlite_pragmas = format!(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; \
+         PRAGMA cache_size = -{};",
         settings.sqlite_synchronous.pragma_value(),
         settings.sqlite_busy_timeout_ms,
+        settings.sqlite_cache_kib,
     );
     AnyPoolOptions::new()
         .max_connections(settings.max_connections)
