@@ -133,9 +133,10 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         let figment = figment
-            .merge(Env::prefixed(ENV_PREFIX).filter_map(|key| {
-                is_config_key(key.as_str()).then(|| key.as_str().to_ascii_lowercase().replace("__", ".").into())
-            }))
+            .merge(
+                Env::prefixed(ENV_PREFIX)
+                    .filter_map(|key| is_config_key(key.as_str()).then(|| env_key(key.as_str()).into())),
+            )
             .merge(Serialized::default("env", env));
         Self::from_figment(figment)
     }
@@ -203,6 +204,18 @@ impl Config {
             Ok(_) => Ok(Some(self.figment.extract_inner(key)?)),
             Err(_) => Ok(None),
         }
+    }
+}
+
+/// The configuration key a `FLOTILLA_` variable (prefix stripped) sets: lower case, `__` between
+/// levels, and a service's name spelt with its dashes, which a shell cannot put in a variable's
+/// name (`SERVICES__PAYMENT_PROVIDER__PORT` is `services.payment-provider.port`; service names
+/// never hold an underscore).
+fn env_key(variable: &str) -> String {
+    let key = variable.to_ascii_lowercase().replace("__", ".");
+    match key.strip_prefix("services.").and_then(|rest| rest.split_once('.')) {
+        Some((service, rest)) => format!("services.{}.{rest}", service.replace('_', "-")),
+        None => key,
     }
 }
 

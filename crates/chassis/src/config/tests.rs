@@ -82,6 +82,15 @@ fn unknown_environment_is_a_clear_error() {
 }
 
 #[test]
+fn a_variable_names_a_service_with_underscores_for_its_dashes() {
+    assert_eq!(env_key("SERVICES__PAYMENT_PROVIDER__API_KEY"), "services.payment-provider.api_key");
+    assert_eq!(env_key("SERVICES__PAYMENT-PROVIDER__PORT"), "services.payment-provider.port");
+    assert_eq!(env_key("SERVICES__CATALOG__SEED"), "services.catalog.seed");
+    assert_eq!(env_key("HTTP__REQUEST_TIMEOUT_MS"), "http.request_timeout_ms");
+    assert_eq!(env_key("DATA_DIR"), "data_dir");
+}
+
+#[test]
 fn only_known_roots_are_read_from_the_environment() {
     assert!(is_config_key("env"));
     assert!(is_config_key("data_dir"));

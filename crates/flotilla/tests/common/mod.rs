@@ -48,8 +48,10 @@ impl Ports {
     pub fn environment(&self) -> Vec<(String, String)> {
         let mut variables: Vec<(String, String)> = self
             .all()
-            // `payment-provider` keeps its dash: the variable names the key as it is spelled.
-            .map(|(name, port)| (format!("FLOTILLA_SERVICES__{}__PORT", name.to_uppercase()), port.to_string()))
+            // As a shell would spell them: `payment-provider` is `PAYMENT_PROVIDER`.
+            .map(|(name, port)| {
+                (format!("FLOTILLA_SERVICES__{}__PORT", name.to_uppercase().replace('-', "_")), port.to_string())
+            })
             .collect();
         variables.push(("FLOTILLA_SERVICES__NOTIFICATIONS__SINK__PORT".into(), self.sink.to_string()));
         variables
