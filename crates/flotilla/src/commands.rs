@@ -38,12 +38,12 @@ async fn serve_all(definitions: &[&'static ServiceDefinition], config: Config) -
     for definition in definitions {
         apps.push(Application::build(definition, config.clone()).await?);
     }
-    println!("Flotilla {PRODUCT_VERSION} ({} environment)", config.settings.env);
+    say!("Flotilla {PRODUCT_VERSION} ({} environment)", config.settings.env);
     for app in &apps {
         let addr = app.local_addr().context("reading the bound address")?;
-        println!("  {:<16} http://{addr}   data: {}", app.name(), app.database().location());
+        say!("  {:<16} http://{addr}   data: {}", app.name(), app.database().location());
     }
-    println!("Stop with Ctrl-C (SIGINT) or SIGTERM.");
+    say!("Stop with Ctrl-C (SIGINT) or SIGTERM.");
 
     let mut running = JoinSet::new();
     for app in apps {
@@ -70,15 +70,15 @@ pub async fn migrate(env: Option<Environment>, config_dir: &Path, name: Option<&
     for definition in selected {
         let db = service::migrate(definition, &config).await?;
         let applied = db.applied_migrations().await?;
-        println!("{}: {applied} migrations applied ({})", definition.name, db.location());
+        say!("{}: {applied} migrations applied ({})", definition.name, db.location());
         db.close().await;
     }
     Ok(())
 }
 
 pub fn version() {
-    println!("flotilla {PRODUCT_VERSION} (commit {}, built {})", build_info::GIT_COMMIT, build_info::build_time());
+    say!("flotilla {PRODUCT_VERSION} (commit {}, built {})", build_info::GIT_COMMIT, build_info::build_time());
     for service in registry::SERVICES {
-        println!("  {:<16} {}", service.name, service.version);
+        say!("  {:<16} {}", service.name, service.version);
     }
 }

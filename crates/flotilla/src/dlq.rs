@@ -81,7 +81,7 @@ pub async fn run(env: Option<Environment>, config_dir: &Path, command: DlqComman
                 db.close().await;
             }
             if total == 0 {
-                println!("no dead letters");
+                say!("no dead letters");
             }
             Ok(())
         }
@@ -90,7 +90,7 @@ pub async fn run(env: Option<Environment>, config_dir: &Path, command: DlqComman
                 let found = dead_letters::get(&db, id).await.with_context(|| cannot_read(definition))?;
                 db.close().await;
                 if let Some(letter) = found {
-                    println!("{}", serde_json::to_string_pretty(&letter)?);
+                    say!("{}", serde_json::to_string_pretty(&letter)?);
                     return Ok(());
                 }
             }
@@ -98,12 +98,12 @@ pub async fn run(env: Option<Environment>, config_dir: &Path, command: DlqComman
         }
         DlqCommand::Replay { selection } => {
             let affected = apply(&config, selection, "replay", dead_letters::request_replay).await?;
-            println!("replay requested for {affected} dead letter(s); their consumers pick them up within seconds");
+            say!("replay requested for {affected} dead letter(s); their consumers pick them up within seconds");
             Ok(())
         }
         DlqCommand::Discard { selection } => {
             let affected = apply(&config, selection, "discard", dead_letters::discard).await?;
-            println!("discarded {affected} dead letter(s)");
+            say!("discarded {affected} dead letter(s)");
             Ok(())
         }
     }
@@ -170,7 +170,7 @@ fn print_line(letter: &DeadLetter) {
     if error.chars().count() > 80 {
         error = error.chars().take(79).chain(['…']).collect();
     }
-    println!(
+    say!(
         "{}  {}  {}  {} after {} attempt(s), {}  {}  {}",
         letter.id,
         letter.consumer,

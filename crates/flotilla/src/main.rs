@@ -1,6 +1,20 @@
 //! `flotilla`: one binary to run the whole system embedded, serve one service, migrate,
 //! generate load and report its version.
 
+/// Prints a line to standard output. A reader that went away (`flotilla version | head -1`) ends
+/// the output, not the command, where `println!` would panic; any other failure to write is
+/// said on standard error, and a running service keeps running.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = writeln!(std::io::stdout(), $($arg)*)
+            && error.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            eprintln!("cannot write to standard output: {error}");
+        }
+    }};
+}
+
 mod accounts;
 mod check;
 mod commands;

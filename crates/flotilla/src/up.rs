@@ -75,15 +75,15 @@ pub async fn run(env: Option<Environment>, config_dir: &Path, args: UpArgs) -> a
     for definition in registry::SERVICES {
         running.push(Supervised::start(&launcher, definition)?);
     }
-    println!(
+    say!(
         "Flotilla up: {} services, each its own process, a PostgreSQL database each, NATS at {nats_url}",
         running.len()
     );
     for service in &running {
         let url = config.service_url(service.definition.name).unwrap_or_default();
-        println!("  {:<16} {:<24} pid {}", service.definition.name, url, service.child.id());
+        say!("  {:<16} {:<24} pid {}", service.definition.name, url, service.child.id());
     }
-    println!("Stop with Ctrl-C (SIGINT) or SIGTERM.");
+    say!("Stop with Ctrl-C (SIGINT) or SIGTERM.");
 
     let mut ticks = tokio::time::interval(Duration::from_millis(200));
     loop {
@@ -95,7 +95,7 @@ pub async fn run(env: Option<Environment>, config_dir: &Path, args: UpArgs) -> a
             service.watch(&launcher)?;
         }
     }
-    println!("stopping {} services", running.len());
+    say!("stopping {} services", running.len());
     stop_all(&mut running);
     if let Some(nats) = &mut nats {
         nats.stop();
@@ -158,7 +158,7 @@ impl Supervised {
                 self.child = launcher.spawn(self.definition)?;
                 self.started = Instant::now();
                 self.restart_at = None;
-                println!("  {:<16} restarted, pid {}", self.definition.name, self.child.id());
+                say!("  {:<16} restarted, pid {}", self.definition.name, self.child.id());
             }
             return Ok(());
         }
@@ -166,7 +166,7 @@ impl Supervised {
         if self.started.elapsed() >= HEALTHY_AFTER {
             self.restart_delay = FIRST_RESTART_DELAY;
         }
-        println!(
+        say!(
             "  {:<16} pid {} exited ({status}); restarting in {} ms",
             self.definition.name,
             self.child.id(),
@@ -233,7 +233,7 @@ impl LocalNats {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        println!("started nats-server (JetStream, store {}) at {}, pid {}", store.display(), nats.url, nats.child.id());
+        say!("started nats-server (JetStream, store {}) at {}, pid {}", store.display(), nats.url, nats.child.id());
         Ok(nats)
     }
 

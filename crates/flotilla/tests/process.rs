@@ -204,6 +204,21 @@ fn migrate_then_version() {
 /// that `promtool check metrics` accepts, and no series is served by two ports: a Prometheus
 /// scraping each service counts each series once. promtool comes from Debian's `prometheus`
 /// package, which scripts/test installs; without it this test fails rather than passing unchecked.
+/// A reader that stops early (`flotilla version | head -1`) ends the output, not in a panic.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .arg("version")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"), "{output:?}");
+}
+
 #[test]
 fn every_port_passes_promtool_and_serves_only_its_own_series() {
     let Ok(promtool) = which("promtool") else {

@@ -30,7 +30,7 @@ pub async fn run(env: Option<Environment>, config_dir: &Path, args: CheckArgs) -
         let snapshot = stores.snapshot().await?;
         let found = rules::violations(&snapshot);
         if found.is_empty() {
-            println!(
+            say!(
                 "flotilla check: every invariant holds ({} orders, {} SKUs, {} payment intents, {} notifications)",
                 snapshot.orders.len(),
                 snapshot.stock.len(),
@@ -42,7 +42,7 @@ pub async fn run(env: Option<Environment>, config_dir: &Path, args: CheckArgs) -
         }
         if Instant::now() >= deadline {
             for violation in &found {
-                println!("violation: {violation}");
+                say!("violation: {violation}");
             }
             stores.close().await;
             bail!("{} invariant violation(s)", found.len());

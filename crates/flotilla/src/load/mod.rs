@@ -160,7 +160,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         Report::new(&args.target, args.scenario, vec![step], None)
     };
 
-    println!("{}", report.summary());
+    say!("{}", report.summary());
     if let Some(path) = &args.report {
         std::fs::write(path, serde_json::to_vec_pretty(&report.to_json())?)
             .with_context(|| format!("writing the report to {}", path.display()))?;

@@ -63,15 +63,15 @@ pub fn run(command: NewCommand) -> anyhow::Result<()> {
     let NewCommand::Service { name, port, workspace } = command;
     let plan = Plan::new(&name, port, &workspace)?;
     plan.write()?;
-    println!(
+    say!(
         "Created services/{name} (flotilla-{name}, port {port}), its messages in crates/contracts/src/{}.rs,",
         plan.module
     );
-    println!("and registered it in Cargo.toml, crates/flotilla and the contracts registry. Next:");
-    println!(
+    say!("and registered it in Cargo.toml, crates/flotilla and the contracts registry. Next:");
+    say!(
         "  UPDATE_CONTRACTS=1 cargo test -p flotilla-contracts -p flotilla-{name}   # writes its OpenAPI and event documents"
     );
-    println!("  scripts/test");
+    say!("  scripts/test");
     Ok(())
 }
 
