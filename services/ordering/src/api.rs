@@ -18,7 +18,7 @@ use flotilla_chassis::problem::responses;
 use flotilla_chassis::{FieldViolation, Problem, ProblemKind};
 use flotilla_contracts::Money;
 use flotilla_contracts::ordering::{Address, OrderLine, OrderPlacedV1};
-use flotilla_messaging::{Outbox, UnitOfWork};
+use flotilla_messaging::{HandlerError, Outbox, UnitOfWork};
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -40,6 +40,8 @@ const MAX_PAGE: u32 = 200;
 /// reconnects with `Last-Event-ID` and misses nothing).
 const STREAM_POLL: Duration = Duration::from_millis(200);
 const STREAM_LIFETIME: Duration = Duration::from_secs(300);
+/// How often a cancellation is decided again when the saga moved the order meanwhile.
+const CANCEL_ATTEMPTS: u32 = 5;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -421,11 +423,19 @@ async fn cancel_order(
     Path(order_id): Path<Uuid>,
 ) -> Result<Response, Problem> {
     visible_order(&state, &caller, order_id).await?;
-    let mut work = UnitOfWork::begin(&state.db, &state.outbox).await?;
-    let advanced =
-        saga::advance(&mut work, state.timeouts, order_id, Input::CancelRequested, Facts::default())
-            .await
-            .map_err(|e| Problem::new(ProblemKind::Unavailable).with_detail(e.to_string()).with_retry_after(1))?;
+    // The saga may take a step of this order while the cancellation is decided (a reply landing
+    // at the same moment): the cancellation is then decided again on the new state.
+    let mut attempts = 0;
+    let (mut work, advanced) = loop {
+        let mut work = UnitOfWork::begin(&state.db, &state.outbox).await?;
+        match saga::advance(&mut work, state.timeouts, order_id, Input::CancelRequested, Facts::default()).await {
+            Ok(advanced) => break (work, advanced),
+            Err(HandlerError::Transient(_)) if attempts < CANCEL_ATTEMPTS => attempts += 1,
+            Err(error) => {
+                return Err(Problem::new(ProblemKind::Unavailable).with_detail(error.to_string()).with_retry_after(1));
+            }
+        }
+    };
     let order = match advanced {
         Some(order) => {
             work.commit().await?;
