@@ -15,6 +15,7 @@ pub mod http;
 pub mod idempotency;
 pub mod metrics;
 pub mod outbound;
+pub mod page;
 pub mod problem;
 pub mod secrets;
 pub mod service;

@@ -9,6 +9,7 @@ use flotilla_chassis::auth::Admin;
 use flotilla_chassis::db::{Database, timestamp};
 use flotilla_chassis::extract::{Json, Path, Query};
 use flotilla_chassis::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
+use flotilla_chassis::page;
 use flotilla_chassis::problem::responses;
 use flotilla_chassis::{FieldViolation, Problem, ProblemKind};
 use flotilla_messaging::{Outbox, UnitOfWork};
@@ -195,18 +196,10 @@ async fn list_stock(
     State(state): State<AppState>,
     Query(params): Query<PageParams>,
 ) -> Result<Json<StockPage>, Problem> {
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Problem::invalid_parameter("limit", "must be between 1 and 200"));
-    }
+    let limit = page::limit(params.limit, DEFAULT_PAGE, MAX_PAGE)?;
     let after = params.after.as_deref().map(checked_sku).transpose()?;
-    let mut items = store::list_items(state.db.pool(), after, limit + 1).await?;
-    let next_after = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|item| item.sku.clone())
-    } else {
-        None
-    };
+    let rows = store::list_items(state.db.pool(), after, page::fetch(limit)).await?;
+    let (items, next_after) = page::split(rows, limit, |item| item.sku.clone());
     Ok(Json(StockPage { items: items.iter().map(StockLevel::from).collect(), next_after }))
 }
 

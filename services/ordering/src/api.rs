@@ -14,6 +14,7 @@ use flotilla_chassis::auth::{Caller, roles};
 use flotilla_chassis::db::{Database, timestamp};
 use flotilla_chassis::extract::{Json, Path, Query};
 use flotilla_chassis::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
+use flotilla_chassis::page;
 use flotilla_chassis::problem::responses;
 use flotilla_chassis::{FieldViolation, Problem, ProblemKind};
 use flotilla_contracts::Money;
@@ -363,23 +364,15 @@ async fn list_orders(
     State(state): State<AppState>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<OrderPage>, Problem> {
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Problem::invalid_parameter("limit", "must be between 1 and 200"));
-    }
+    let limit = page::limit(params.limit, DEFAULT_PAGE, MAX_PAGE)?;
     let status = params
         .status
         .as_deref()
         .map(|s| Status::parse(s).ok_or_else(|| Problem::invalid_parameter("status", "is not an order status")))
         .transpose()?;
     let customer = (!caller.has_role(roles::ADMIN)).then_some(caller.subject.as_str());
-    let mut orders = store::list(state.db.pool(), customer, status, params.after, limit + 1).await?;
-    let next_after = if orders.len() > limit as usize {
-        orders.truncate(limit as usize);
-        orders.last().map(|o| o.order_id)
-    } else {
-        None
-    };
+    let rows = store::list(state.db.pool(), customer, status, params.after, page::fetch(limit)).await?;
+    let (orders, next_after) = page::split(rows, limit, |order| order.order_id);
     Ok(Json(OrderPage { items: orders.iter().map(|o| response(o, &[])).collect(), next_after }))
 }
 

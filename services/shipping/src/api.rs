@@ -7,6 +7,7 @@ use flotilla_chassis::Problem;
 use flotilla_chassis::auth::{Admin, Caller, roles};
 use flotilla_chassis::db::{Database, timestamp};
 use flotilla_chassis::extract::{Json, Path, Query};
+use flotilla_chassis::page;
 use flotilla_chassis::problem::responses;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -222,10 +223,7 @@ async fn list_shipments(
     State(state): State<AppState>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<ShipmentPage>, Problem> {
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Problem::invalid_parameter("limit", "must be between 1 and 200"));
-    }
+    let limit = page::limit(params.limit, DEFAULT_PAGE, MAX_PAGE)?;
     let status = params
         .status
         .as_deref()
@@ -244,12 +242,7 @@ async fn list_shipments(
         .map(|text| Uuid::parse_str(text).map_err(|_| Problem::invalid_parameter("after", "must be a shipment id")))
         .transpose()?;
     let mut conn = state.db.pool().acquire().await?;
-    let mut shipments = store::list(&mut conn, status, after, limit + 1).await?;
-    let next_after = if shipments.len() > limit as usize {
-        shipments.truncate(limit as usize);
-        shipments.last().map(|shipment| shipment.shipment_id)
-    } else {
-        None
-    };
+    let rows = store::list(&mut conn, status, after, page::fetch(limit)).await?;
+    let (shipments, next_after) = page::split(rows, limit, |shipment| shipment.shipment_id);
     Ok(Json(ShipmentPage { items: shipments.iter().map(ShipmentSummary::from).collect(), next_after }))
 }
