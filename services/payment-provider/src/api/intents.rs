@@ -152,7 +152,8 @@ fn checked(request: &CreateIntent) -> Result<(NewIntent, CardNumber), Problem> {
     }
 }
 
-const IDEMPOTENCY_KEY: &str = "Required on every POST: a retry with the same key and body gets the first answer";
+pub(super) const IDEMPOTENCY_KEY: &str =
+    "Required on every POST: a retry with the same key and body gets the first answer";
 
 /// Authorize a card for an amount. A declined card is a 402 whose `payment_intent` is the intent
 /// created, in `requires_payment_method` with `last_error`.

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Account;
 use super::idempotent::{Begun, Idempotent, Outcome};
-use super::intents::{invalid, new_id};
+use super::intents::{IDEMPOTENCY_KEY, invalid, new_id};
 use super::problems::{ProviderProblem, responses};
 use super::{AppState, page_size};
 use crate::domain::request::{self, Amount};
@@ -74,7 +74,7 @@ pub struct ListRefunds {
 
 /// Refund a succeeded intent, all that is left or `amount`.
 #[utoipa::path(post, path = "/v1/refunds", tag = "refunds", request_body = CreateRefund,
-    params(("Idempotency-Key" = String, Header, description = "Required on every POST: a retry with the same key and body gets the first answer")),
+    params(("Idempotency-Key" = String, Header, description = IDEMPOTENCY_KEY)),
     security(("api_key" = [])),
     responses(
         (status = 200, description = "Refunded", body = RefundBody),
