@@ -1,7 +1,7 @@
 //! A service as a value, and the application that runs one: bind, connect, migrate, build,
 //! serve, and on cancellation drain and stop cleanly.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use crate::auth::TokenVerifier;
 use crate::config::{Config, ConfigError};
 use crate::db::{Database, DbError, MigrationFile};
 use crate::health::{DatabaseReachable, MigrationsApplied, Readiness, ReadinessCheck};
-use crate::http::{ServiceInfo, service_router};
+use crate::http::{ConnectionLimits, ServiceInfo, serve, service_router};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type BuildFuture = Pin<Box<dyn Future<Output = Result<ServiceParts, BoxError>> + Send>>;
@@ -61,11 +61,13 @@ pub struct ServiceParts {
     pub checks: Vec<Arc<dyn ReadinessCheck>>,
     /// Serves `/openapi.json` instead of the service's own document (the gateway's combined one).
     pub openapi_json: Option<axum::routing::MethodRouter>,
+    /// Clients reach this service directly (the gateway): see [`crate::http::ServiceInfo::edge`].
+    pub edge: bool,
 }
 
 impl ServiceParts {
     pub fn new(api: OpenApiRouter) -> Self {
-        Self { api, checks: Vec::new(), openapi_json: None }
+        Self { api, checks: Vec::new(), openapi_json: None, edge: false }
     }
 
     /// One more dependency `/readyz` reports on.
@@ -79,6 +81,7 @@ impl ServiceParts {
         self.api = self.api.merge(other.api);
         self.checks.extend(other.checks);
         self.openapi_json = self.openapi_json.or(other.openapi_json);
+        self.edge |= other.edge;
         self
     }
 }
@@ -129,6 +132,8 @@ pub struct Application {
     config: Config,
     listener: TcpListener,
     router: Router,
+    /// The operational endpoints on a port of their own (`services.<name>.ops_port`).
+    ops: Option<(TcpListener, Router)>,
     openapi: OpenApi,
     db: Database,
     readiness: Readiness,
@@ -144,8 +149,14 @@ impl Application {
             let settings = &config.settings;
             let port = config.service_port(name, definition.default_port)?;
             let addr = SocketAddr::new(settings.http.host, port);
-            let listener =
-                TcpListener::bind(addr).await.map_err(|source| StartError::Bind { service: name, addr, source })?;
+            let bind = |addr: SocketAddr| async move {
+                TcpListener::bind(addr).await.map_err(|source| StartError::Bind { service: name, addr, source })
+            };
+            let listener = bind(addr).await?;
+            let ops_listener = match config.service_ops_port(name)? {
+                Some(port) => Some(bind(SocketAddr::new(settings.http.host, port)).await?),
+                None => None,
+            };
 
             let db = Database::connect(name, &settings.database, &settings.data_dir).await?;
             if settings.database.migrate_on_start {
@@ -175,11 +186,19 @@ impl Application {
             ];
             checks.extend(parts.checks);
             let readiness = Readiness::new(checks);
-            let info = ServiceInfo { name, version: definition.version };
-            let (router, openapi) =
-                service_router(info, parts.api, readiness.clone(), &settings.http, parts.openapi_json);
-            let router = router.layer(Extension(verifier));
-            Ok(Self { definition, config, listener, router, openapi, db, readiness, stopping, tasks })
+            let info = ServiceInfo { name, version: definition.version, edge: parts.edge };
+            let routers = service_router(
+                info,
+                parts.api,
+                readiness.clone(),
+                &settings.http,
+                parts.openapi_json,
+                ops_listener.is_some(),
+            );
+            let router = routers.api.layer(Extension(verifier));
+            let ops = ops_listener.zip(routers.ops);
+            let openapi = routers.openapi;
+            Ok(Self { definition, config, listener, router, ops, openapi, db, readiness, stopping, tasks })
         }
         .instrument(span)
         .await
@@ -191,6 +210,11 @@ impl Application {
 
     pub fn local_addr(&self) -> Result<SocketAddr, std::io::Error> {
         self.listener.local_addr()
+    }
+
+    /// Where the operational endpoints are served when they have a port of their own.
+    pub fn ops_addr(&self) -> Option<SocketAddr> {
+        self.ops.as_ref().and_then(|(listener, _)| listener.local_addr().ok())
     }
 
     pub fn database(&self) -> &Database {
@@ -211,9 +235,18 @@ impl Application {
         let span = tracing::info_span!("service", service = name, version = self.definition.version);
         async move {
             let close = CancellationToken::new();
-            let server = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(close.clone().cancelled_owned());
-            let mut serving = tokio::spawn(server.into_future());
+            let limits = ConnectionLimits {
+                header_read_timeout: http.header_read_timeout(),
+                max_connections: http.max_connections,
+            };
+            let api = serve(self.listener, self.router, limits, close.clone());
+            let ops = self.ops.map(|(listener, router)| serve(listener, router, limits, close.clone()));
+            let mut serving = tokio::spawn(async move {
+                match ops {
+                    Some(ops) => tokio::join!(api, ops).0,
+                    None => api.await,
+                }
+            });
 
             let early_exit = tokio::select! {
                 result = &mut serving => Some(result),
@@ -222,11 +255,7 @@ impl Application {
             if let Some(result) = early_exit {
                 stop_background_work(&self.stopping, &self.tasks, http.shutdown_deadline()).await;
                 self.db.close().await;
-                return match result {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(source)) => Err(StartError::Serve { service: name, source }),
-                    Err(join) => Err(StartError::Serve { service: name, source: std::io::Error::other(join) }),
-                };
+                return result.map_err(|join| StartError::Serve { service: name, source: std::io::Error::other(join) });
             }
 
             self.readiness.start_draining();
@@ -238,8 +267,7 @@ impl Application {
                 "closed to new connections; finishing in-flight requests"
             );
             match tokio::time::timeout(http.shutdown_deadline(), &mut serving).await {
-                Ok(Ok(Ok(()))) => tracing::info!("in-flight requests finished"),
-                Ok(Ok(Err(error))) => tracing::error!(%error, "the server failed while draining"),
+                Ok(Ok(())) => tracing::info!("in-flight requests finished"),
                 Ok(Err(error)) => tracing::error!(%error, "the server task failed while draining"),
                 Err(_) => {
                     tracing::warn!("in-flight requests still running at the deadline; abandoning them");

@@ -201,6 +201,16 @@ async fn a_person_shops(backend: Backend) {
     let mail = wait_for_mail(&mut admin, &gateway, order_id, 2).await;
     assert!(mail.iter().all(|m| m["to"].to_string().contains("shopper@example.com")), "{mail:?}");
 
+    // Signing in again ends the browser's earlier session: a copy of the old cookie stops working.
+    let earlier = browser.cookie(&gateway, "flotilla_session").unwrap();
+    secrets.push(earlier.clone());
+    secrets.extend(sign_in(&mut browser, &gateway, "shopper@example.com", CUSTOMER_PASSWORD).await);
+    let copied = http.get(format!("{gateway}/auth/session")).header("cookie", format!("flotilla_session={earlier}"));
+    assert_eq!(copied.send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "the earlier session ended");
+    let session: Value = browser.get(&format!("{gateway}/auth/session")).await.json().await.unwrap();
+    let csrf = session["csrf_token"].as_str().unwrap().to_owned();
+    secrets.push(csrf.clone());
+
     // Sign out: the session is gone.
     let logout_url = format!("{gateway}/auth/logout");
     let request = browser.http.post(&logout_url).header("x-csrf-token", &csrf);

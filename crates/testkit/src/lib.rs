@@ -135,6 +135,8 @@ impl Drop for TestDatabase {
 /// A running service.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Where the probes, `/metrics` and `/version` are when `services.<name>.ops_port` is set.
+    pub ops_addr: Option<SocketAddr>,
     /// Sends no credentials.
     pub client: reqwest::Client,
     /// Sends an admin's access token from `issuer` with every request.
@@ -208,12 +210,13 @@ async fn start(
         .await
         .unwrap_or_else(|e| panic!("{} failed to start: {e}", definition.name));
     let addr = app.local_addr().expect("bound address");
+    let ops_addr = app.ops_addr();
     let stop = CancellationToken::new();
     let serving = tokio::spawn(app.run_until_stopped(stop.clone()));
     let client =
         flotilla_chassis::outbound::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let admin = client_with_token(&issuer.token("test-admin", &["admin"]));
-    TestApp { addr, client, admin, issuer, definition, config, stop, serving, database }
+    TestApp { addr, ops_addr, client, admin, issuer, definition, config, stop, serving, database }
 }
 
 impl TestApp {

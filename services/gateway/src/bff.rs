@@ -165,10 +165,17 @@ async fn callback(
         last_seen_at: now,
         expires_at: now + max,
     };
+    let name = session_cookie_name(state.settings.secure_cookies());
+    // The session this browser held before ends here, whoever it was for: a signed-in browser
+    // has one session, and a cookie copied from it earlier stops working.
+    if let Some(earlier) = cookie(&headers, name)
+        && session::delete(&state.db, &fingerprint(earlier)).await?.is_some()
+    {
+        tracing::info!("the browser's earlier session ended at sign-in");
+    }
     session::create(&state.db, &fingerprint(&session_id), &session, now).await?;
     tracing::info!(subject = %session.subject, "browser session started");
     let mut response = Redirect::to(&login.return_to).into_response();
-    let name = session_cookie_name(state.settings.secure_cookies());
     set_cookie(
         &mut response,
         format!(

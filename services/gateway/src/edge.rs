@@ -4,10 +4,11 @@
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, OptionalFromRequestParts, Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use flotilla_chassis::auth::Caller;
 use flotilla_chassis::http::client_ip;
 use flotilla_chassis::{Problem, ProblemKind};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -28,36 +29,35 @@ pub fn limiter(settings: &GatewaySettings) -> DefaultKeyedRateLimiter<String> {
 }
 
 /// A token bucket per client: the verified subject of the bearer token or session, else the
-/// client address (X-Forwarded-For believed only from trusted proxies).
+/// client address (X-Forwarded-For believed only from trusted proxies). A bearer token that is
+/// present and not acceptable is refused here, as every service would refuse it (docs/auth.md),
+/// once the address's bucket has paid for it.
 pub async fn rate_limit(
     State(state): State<GatewayState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_owned());
-    let mut key = None;
-    if let Some(token) = bearer {
-        // An invalid token is keyed by address; the service behind answers it with 401.
-        if let Ok(caller) = state.verifier.verify(&token).await {
-            key = Some(format!("sub:{}", caller.subject));
+    let (mut parts, body) = request.into_parts();
+    let mut refused = None;
+    let key = if has_bearer(&parts.headers) {
+        match <Caller as OptionalFromRequestParts<()>>::from_request_parts(&mut parts, &()).await {
+            Ok(caller) => caller.map(|caller| format!("sub:{}", caller.subject)),
+            Err(problem) => {
+                refused = Some(problem);
+                None
+            }
         }
     } else {
-        let current = match bff::current(&state, request.headers()).await {
+        let current = match bff::current(&state, &parts.headers).await {
             Ok(current) => current.map(std::sync::Arc::new),
             Err(problem) => return problem.into_response(),
         };
-        key = current.as_ref().map(|c| format!("sub:{}", c.session.subject));
-        request.extensions_mut().insert(ResolvedSession(current));
-    }
-    let key =
-        key.unwrap_or_else(|| format!("ip:{}", client_ip(peer, request.headers(), &state.settings.trusted_proxies)));
+        let key = current.as_ref().map(|c| format!("sub:{}", c.session.subject));
+        parts.extensions.insert(ResolvedSession(current));
+        key
+    };
+    let key = key.unwrap_or_else(|| format!("ip:{}", client_ip(peer, &parts.headers, &state.settings.trusted_proxies)));
     if let Err(not_until) = state.limiter.check_key(&key) {
         let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
         metrics::counter!(crate::upstream::RATE_LIMITED, "service" => crate::SERVICE.name).increment(1);
@@ -66,7 +66,19 @@ pub async fn rate_limit(
             .with_retry_after(wait.as_secs().max(1))
             .into_response();
     }
-    next.run(request).await
+    if let Some(problem) = refused {
+        return problem.into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// Whether the request names a bearer token; other schemes (a client's Basic credentials at the
+/// token endpoint) are the service's to judge.
+fn has_bearer(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().get(..7))
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
 }
 
 /// CORS for the configured origins only (none by default: the storefront is same-origin). The

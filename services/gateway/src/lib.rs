@@ -112,6 +112,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         }
         let combined = Arc::new(docs::Combined::new(own, upstream_list)?);
         let mut parts = ServiceParts::new(api).with_check(Arc::new(breakers));
+        parts.edge = true;
         parts.openapi_json = Some(axum::routing::get(move || Arc::clone(&combined).serve()));
         Ok(parts)
     })

@@ -14,7 +14,7 @@ use flotilla_chassis::{Problem, ProblemKind};
 
 use crate::GatewayState;
 use crate::bff;
-use crate::domain::forwarding;
+use crate::domain::{forwarding, path};
 use crate::edge::ResolvedSession;
 use crate::upstream::Outgoing;
 
@@ -31,8 +31,11 @@ pub async fn proxy(
 
 async fn forward(state: GatewayState, peer: SocketAddr, request: Request) -> Result<Response, Problem> {
     let (mut parts, body) = request.into_parts();
+    let context = path::context(parts.uri.path()).map_err(|refusal| match refusal {
+        path::Refusal::NotRouted => Problem::not_found(refusal.describe()),
+        refusal => Problem::invalid_parameter("path", refusal.describe()),
+    })?;
     let path_and_query = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
-    let context = parts.uri.path().strip_prefix("/api/v1/").and_then(|rest| rest.split('/').next()).unwrap_or_default();
     let upstream = state
         .upstreams
         .get(context)

@@ -15,7 +15,7 @@ use crate::service::ServiceDefinition;
 
 /// The keys of a `services.<name>` section the chassis owns; a service's own settings type never
 /// sees them.
-pub(super) const CHASSIS_KEYS: [&str; 3] = ["port", "url", "public_api"];
+pub(super) const CHASSIS_KEYS: [&str; 4] = ["port", "ops_port", "url", "public_api"];
 
 /// One registered service as the others see it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -198,6 +198,12 @@ impl Config {
         Ok(self.optional(&format!("services.{name}.port"))?.unwrap_or(default))
     }
 
+    /// Where a service serves its probes, `/metrics` and `/version` when not on its API's port:
+    /// `services.<name>.ops_port`, so that a public listener (the gateway's) need not expose them.
+    pub fn service_ops_port(&self, name: &str) -> Result<Option<u16>, ConfigError> {
+        self.optional(&format!("services.{name}.ops_port"))
+    }
+
     /// The value at `key` when any layer sets it.
     fn optional<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ConfigError> {
         match self.figment.find_value(key) {

@@ -52,6 +52,11 @@ pub struct HttpSettings {
     pub request_timeout_ms: u64,
     pub body_limit_bytes: usize,
     pub concurrency_limit: usize,
+    /// A request head (request line and headers) must arrive within this long, and so must the
+    /// next one on a keep-alive connection: slow or idle clients cannot hold connections.
+    pub header_read_timeout_ms: u64,
+    /// Open connections per listener; at the cap, new ones wait to be accepted.
+    pub max_connections: usize,
     pub drain_delay_ms: u64,
     pub shutdown_deadline_ms: u64,
 }
@@ -59,6 +64,9 @@ pub struct HttpSettings {
 impl HttpSettings {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
     }
     pub fn drain_delay(&self) -> Duration {
         Duration::from_millis(self.drain_delay_ms)
@@ -120,6 +128,8 @@ impl Settings {
             ("http.request_timeout_ms", self.http.request_timeout_ms),
             ("http.body_limit_bytes", self.http.body_limit_bytes as u64),
             ("http.concurrency_limit", self.http.concurrency_limit as u64),
+            ("http.header_read_timeout_ms", self.http.header_read_timeout_ms),
+            ("http.max_connections", self.http.max_connections as u64),
             ("http.shutdown_deadline_ms", self.http.shutdown_deadline_ms),
             ("database.max_connections", u64::from(self.database.max_connections)),
             ("database.acquire_timeout_ms", self.database.acquire_timeout_ms),

@@ -4,10 +4,12 @@
 //! headers → compression →
 //! panic to 500 problem → body limit → for the API only: load shedding and a per-request timeout.
 //! Probes and `/metrics` sit outside load shedding, so an overloaded service still answers them.
+//! They are served on the API's port, or on a port of their own when one is configured.
 
 mod client;
 mod observe;
 mod ops;
+mod serve;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,26 +32,42 @@ use crate::problem::{Problem, ProblemKind};
 
 pub use client::{client_ip, cookie};
 pub use observe::REQUEST_ID_HEADER;
+pub(crate) use serve::{ConnectionLimits, serve};
 
 /// What the stack needs to know about the service it fronts.
 #[derive(Debug, Clone)]
 pub struct ServiceInfo {
     pub name: &'static str,
     pub version: &'static str,
+    /// Clients reach this service directly, not through a hop of ours, so a request id they send
+    /// is not believed: the service makes its own and logs theirs beside it.
+    pub edge: bool,
 }
 
-/// Wraps a service's API routes in the common stack and adds the operational endpoints.
-/// Returns the router and the service's complete OpenAPI document.
+/// A service's routers, wrapped in the stack, and its complete OpenAPI document.
+pub struct ServiceRouters {
+    pub api: Router,
+    /// The operational endpoints, when they are to be served on a port of their own; otherwise
+    /// `api` serves them too.
+    pub ops: Option<Router>,
+    pub openapi: OpenApi,
+}
+
+/// Wraps a service's API routes in the common stack and adds the operational endpoints, beside
+/// the API or (`separate_ops`) in a router of their own.
 pub fn service_router(
     info: ServiceInfo,
     api: OpenApiRouter,
     readiness: Readiness,
     settings: &HttpSettings,
     openapi_json: Option<axum::routing::MethodRouter>,
-) -> (Router, OpenApi) {
+    separate_ops: bool,
+) -> ServiceRouters {
     let (api, mut openapi) = api.split_for_parts();
     let (ops, ops_doc) = ops::router(info.clone(), readiness).split_for_parts();
-    openapi.merge(ops_doc);
+    if !separate_ops {
+        openapi.merge(ops_doc);
+    }
     add_bearer_scheme(&mut openapi);
     let own_openapi = Arc::new(openapi.to_pretty_json().unwrap_or_default());
 
@@ -66,21 +84,23 @@ pub fn service_router(
 
     let serve_openapi =
         openapi_json.unwrap_or_else(|| axum::routing::get(move || ops::openapi_json(own_openapi.clone())));
-    let router = api
-        .merge(ops)
-        .route("/openapi.json", serve_openapi)
-        .fallback(|| async { Problem::new(ProblemKind::NotFound).with_detail("no route matches this path") })
-        .method_not_allowed_fallback(|| async { Problem::new(ProblemKind::MethodNotAllowed) })
-        .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
-        .layer(CatchPanicLayer::custom(|_panic| {
-            // The panic message is already on stderr through the panic hook; never send it out.
-            tracing::error!("handler panicked");
-            Problem::new(ProblemKind::Internal).into_response()
-        }))
-        .layer(CompressionLayer::new())
-        .layer(middleware::map_response(security_headers))
-        .layer(middleware::from_fn_with_state(info, observe::observe));
-    (router, openapi)
+    let api = api.route("/openapi.json", serve_openapi);
+    let (api, ops) = if separate_ops { (api, Some(ops)) } else { (api.merge(ops), None) };
+    let stack = |router: Router| {
+        router
+            .fallback(|| async { Problem::new(ProblemKind::NotFound).with_detail("no route matches this path") })
+            .method_not_allowed_fallback(|| async { Problem::new(ProblemKind::MethodNotAllowed) })
+            .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
+            .layer(CatchPanicLayer::custom(|_panic| {
+                // The panic message is already on stderr through the panic hook; never send it out.
+                tracing::error!("handler panicked");
+                Problem::new(ProblemKind::Internal).into_response()
+            }))
+            .layer(CompressionLayer::new())
+            .layer(middleware::map_response(security_headers))
+            .layer(middleware::from_fn_with_state(info.clone(), observe::observe))
+    };
+    ServiceRouters { api: stack(api), ops: ops.map(stack), openapi }
 }
 
 /// Headers every response carries unless its handler chose its own (an HTML page's CSP): no

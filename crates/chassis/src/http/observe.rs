@@ -18,13 +18,14 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 
 pub(super) async fn observe(State(info): State<ServiceInfo>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let request_id = req
-        .headers()
-        .get(&REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|id| is_acceptable_request_id(id))
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let sent =
+        req.headers().get(&REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).filter(|id| is_acceptable_request_id(id));
+    // At the edge a client's id could collide with another's or be chosen to confuse whoever
+    // reads the logs: it is kept beside ours, never in its place.
+    let (request_id, client_request_id) = match sent {
+        Some(id) if !info.edge => (id.to_owned(), None),
+        sent => (uuid::Uuid::now_v7().to_string(), sent.map(str::to_owned)),
+    };
     let trace = TraceContext::continue_or_start(req.headers().get("traceparent").and_then(|v| v.to_str().ok()));
     let method = req.method().as_str().to_owned();
     let route_label =
@@ -40,6 +41,7 @@ pub(super) async fn observe(State(info): State<ServiceInfo>, mut req: Request, n
         service = info.name,
         version = info.version,
         request_id = %request_id,
+        client_request_id = client_request_id.as_deref(),
         trace_id = %trace.trace_id,
         span_id = %trace.span_id,
         method = %method,

@@ -38,9 +38,18 @@ async fn token_matrix(backend: Backend) {
     let app = catalog(backend).await;
     let endpoints = endpoints(&app).await;
     assert_token_matrix(&app, &endpoints, &app.issuer.claims("admin-1", &["admin"]), &app.admin).await;
-    // Reads stay public, and a token does not change what they return.
-    for client in [&app.client, &app.admin] {
-        assert_eq!(client.get(app.url(PRODUCTS)).send().await.unwrap().status(), StatusCode::OK);
+    // Reads stay public, and a token does not change what they return; but a token that is sent
+    // must be acceptable, never silently taken as anonymous (docs/auth.md).
+    let some = app.client.get(app.url(PRODUCTS)).send().await.unwrap().json::<Value>().await.unwrap();
+    let one = app.url(&format!("{PRODUCTS}/{}", some["items"][0]["id"].as_str().unwrap()));
+    for url in [app.url(PRODUCTS), one, app.url("/api/v1/catalog/categories")] {
+        for client in [&app.client, &app.admin] {
+            assert_eq!(client.get(&url).send().await.unwrap().status(), StatusCode::OK, "{url}");
+        }
+        let forged = client_with_token(&format!("{}x", app.issuer.token("admin-1", &["admin"])));
+        let refused = forged.get(&url).send().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{url}");
+        expect_problem(refused, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     }
 }
 

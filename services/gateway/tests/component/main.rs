@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod edge;
+mod paths;
 mod resilience;
 mod routing;
 mod support;
