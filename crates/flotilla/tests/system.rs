@@ -133,6 +133,16 @@ async fn a_person_shops(backend: Backend) {
     let gateway = system.gateway("");
     let http = system.http.clone();
 
+    // The gateway's API description holds every service behind it.
+    let document: Value = http.get(format!("{gateway}/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert!(!document["info"]["description"].as_str().unwrap().contains("Not included"), "{}", document["info"]);
+    let paths = document["paths"].as_object().unwrap();
+    // The gateway is the document's author, and the simulator stands in for an outside system.
+    for service in common::services().iter().filter(|name| !matches!(name.as_str(), "gateway" | "payment-provider")) {
+        let prefix = format!("/api/v1/{service}/");
+        assert!(paths.keys().any(|path| path.starts_with(&prefix)), "the combined document lacks {service}");
+    }
+
     // Register through the gateway, then sign in in the browser.
     let registered = http
         .post(format!("{gateway}/api/v1/identity/users"))

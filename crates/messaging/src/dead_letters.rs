@@ -72,15 +72,19 @@ pub struct DeadLetter {
     pub attempts: i64,
     pub first_error: String,
     pub last_error: String,
+    #[schema(format = DateTime)]
     pub first_failed_at: String,
+    #[schema(format = DateTime)]
     pub last_failed_at: String,
     /// `dead`, or `replay-requested` until the consumer has tried it again.
     pub state: String,
     pub replays: i64,
     /// The message's CloudEvents attributes as they travelled.
+    #[schema(value_type = HashMap<String, String>)]
     pub headers: Headers,
     /// The body: JSON when it is JSON, else the text, else base64 (see `payload_encoding`).
     pub payload: serde_json::Value,
+    /// `json`, `text` or `base64`.
     pub payload_encoding: &'static str,
 }
 

@@ -55,7 +55,7 @@ struct PublishedEvent {
 }
 
 /// The messages this service publishes.
-#[utoipa::path(get, path = "/events", tag = "events",
+#[utoipa::path(get, path = "/events", tag = "events", security(()),
     responses((status = 200, description = "Published message types", body = [PublishedEvent])))]
 async fn list_events(State(state): State<EventsState>) -> Json<Vec<PublishedEvent>> {
     Json(
@@ -72,7 +72,7 @@ async fn list_events(State(state): State<EventsState>) -> Json<Vec<PublishedEven
 }
 
 /// The JSON Schema (draft-07) of one published message type.
-#[utoipa::path(get, path = "/events/{type}/schema", tag = "events",
+#[utoipa::path(get, path = "/events/{type}/schema", tag = "events", security(()),
     params(("type" = String, Path, description = "CloudEvents type")),
     responses(
         (status = 200, description = "The JSON Schema", body = Object),

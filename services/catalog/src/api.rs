@@ -121,7 +121,9 @@ pub struct ProductResponse {
     pub attributes: BTreeMap<String, AttributeValue>,
     /// Grows by one with every change; the ETag is this number in quotes.
     pub version: i64,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -174,9 +176,11 @@ pub struct Category {
 }
 
 /// List products, optionally filtered by category and searched by text.
-#[utoipa::path(get, path = "/api/v1/catalog/products", tag = "catalog", params(ListParams), responses(
+#[utoipa::path(get, path = "/api/v1/catalog/products", tag = "catalog", params(ListParams),
+    security((), ("bearer" = [])), responses(
     (status = 200, description = "A page of products", body = ProductPage),
     responses::InvalidParameter,
+    responses::Unauthenticated,
 ))]
 async fn list_products(
     State(state): State<AppState>,
@@ -266,7 +270,9 @@ async fn create_product(
 /// Get one product. Answers 304 to a matching `If-None-Match`.
 #[utoipa::path(get, path = "/api/v1/catalog/products/{id}", tag = "catalog",
     params(("id" = Uuid, Path, description = "Product id")),
+    security((), ("bearer" = [])),
     responses(
+        responses::Unauthenticated,
         (status = 200, description = "The product", body = ProductResponse, headers(("ETag" = String))),
         (status = 304, description = "Unchanged since the ETag in If-None-Match"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
@@ -366,8 +372,9 @@ async fn delete_product(
 }
 
 /// The categories in use, with how many products each has.
-#[utoipa::path(get, path = "/api/v1/catalog/categories", tag = "catalog", responses(
+#[utoipa::path(get, path = "/api/v1/catalog/categories", tag = "catalog", security((), ("bearer" = [])), responses(
     (status = 200, description = "Categories in name order", body = Vec<Category>),
+    responses::Unauthenticated,
 ))]
 async fn list_categories(
     State(state): State<AppState>,

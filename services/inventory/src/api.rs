@@ -1,11 +1,11 @@
 //! The inventory HTTP API: `/api/v1/inventory/...`. Anyone may ask how many units of a SKU are
-//! free; receiving and adjusting stock, and looking at counts and reservations, is for admins.
+//! free (a token, if sent, must still be acceptable); receiving and adjusting stock, and looking at counts and reservations, is for admins.
 //! Handlers translate between HTTP and the domain; the rules live in `domain`, the SQL in `store`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use flotilla_chassis::auth::Admin;
+use flotilla_chassis::auth::{Admin, Caller};
 use flotilla_chassis::db::{Database, timestamp};
 use flotilla_chassis::extract::{Json, Path, Query};
 use flotilla_chassis::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
@@ -75,6 +75,7 @@ pub struct StockLevel {
     pub received: i64,
     pub discontinued: bool,
     pub version: i64,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -147,8 +148,11 @@ pub struct ReservationResponse {
     pub state: String,
     pub lines: Vec<ReservationLine>,
     /// When a hold lapses unless committed or released first.
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -172,12 +176,18 @@ impl From<&Reservation> for ReservationResponse {
 /// How many units of a SKU are free.
 #[utoipa::path(get, path = "/api/v1/inventory/stock/{sku}", tag = "inventory",
     params(("sku" = String, Path, description = "The SKU")),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "Its free units", body = Availability),
         responses::InvalidParameter,
+        responses::Unauthenticated,
         (status = 404, description = "Inventory does not stock this SKU", body = Problem, content_type = "application/problem+json"),
     ))]
-async fn availability(State(state): State<AppState>, Path(sku): Path<String>) -> Result<Json<Availability>, Problem> {
+async fn availability(
+    State(state): State<AppState>,
+    _anyone: Option<Caller>,
+    Path(sku): Path<String>,
+) -> Result<Json<Availability>, Problem> {
     let item = known_item(&state, &sku).await?;
     Ok(Json(Availability { sku: item.sku, available: item.available, discontinued: item.discontinued }))
 }

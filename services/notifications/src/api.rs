@@ -89,6 +89,7 @@ pub struct NotificationResponse {
     /// Delivery attempts made so far.
     pub attempts: u32,
     /// When the relay accepted it.
+    #[schema(format = DateTime)]
     pub sent_at: Option<String>,
     /// Why the last attempt failed; shown to admins only (it describes the mail system).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,6 +121,7 @@ pub struct SinkMessageResponse {
     pub message_id: Option<String>,
     /// The text, decoded from its transfer encoding.
     pub body: String,
+    #[schema(format = DateTime)]
     pub received_at: String,
 }
 

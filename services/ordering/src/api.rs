@@ -117,6 +117,7 @@ pub struct LineBody {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TimelineEntry {
     pub seq: i64,
+    #[schema(format = DateTime)]
     pub at: String,
     /// The order's status after the step.
     pub status: String,
@@ -143,7 +144,9 @@ pub struct OrderResponse {
     pub refunded: Amount,
     pub carrier: Option<String>,
     pub tracking_number: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
     pub timeline: Vec<TimelineEntry>,
 }

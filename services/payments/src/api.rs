@@ -59,7 +59,9 @@ pub struct PaymentResponse {
     pub detail: Option<String>,
     /// The processor's payment intent.
     pub provider_reference: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

@@ -97,6 +97,7 @@ impl From<&ShipTo> for ShipToAddress {
 pub struct TrackingEntry {
     pub status: TrackingStatus,
     /// When (RFC 3339, UTC).
+    #[schema(format = DateTime)]
     pub at: String,
 }
 
@@ -120,6 +121,7 @@ pub struct ShipmentResponse {
     pub ship_to: ShipToAddress,
     /// Every status it entered, oldest first.
     pub history: Vec<TrackingEntry>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -133,7 +135,9 @@ pub struct ShipmentSummary {
     pub status: TrackingStatus,
     pub carrier: String,
     pub tracking_number: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

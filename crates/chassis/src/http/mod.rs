@@ -69,6 +69,8 @@ pub fn service_router(
         openapi.merge(ops_doc);
     }
     add_bearer_scheme(&mut openapi);
+    // Relative to the document: wherever it was fetched from serves what it describes.
+    openapi.servers = Some(vec![utoipa::openapi::Server::new("/")]);
     let own_openapi = Arc::new(openapi.to_pretty_json().unwrap_or_default());
 
     let timeout = settings.request_timeout();

@@ -34,13 +34,13 @@ pub(super) fn router(info: ServiceInfo, readiness: Readiness) -> OpenApiRouter {
 }
 
 /// The process is alive and answering.
-#[utoipa::path(get, path = "/livez", tag = "operations", responses((status = 200, description = "Alive")))]
+#[utoipa::path(get, path = "/livez", tag = "operations", security(()), responses((status = 200, description = "Alive")))]
 async fn livez() -> impl IntoResponse {
     Json(serde_json::json!({ "status": "alive" }))
 }
 
 /// The service can do its job: dependencies reachable, schema current, not draining.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+#[utoipa::path(get, path = "/readyz", tag = "operations", security(()), responses(
     (status = 200, description = "Ready", body = ReadinessReport),
     (status = 503, description = "Not ready; the failing checks say why", body = ReadinessReport),
 ))]
@@ -51,13 +51,13 @@ async fn readyz(State(state): State<OpsState>) -> impl IntoResponse {
 }
 
 /// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Metrics", content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()), responses((status = 200, description = "Metrics", content_type = "text/plain")))]
 async fn metrics(State(state): State<OpsState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], crate::metrics::render_for(state.info.name))
 }
 
 /// What runs here: product and service versions, git commit, build time.
-#[utoipa::path(get, path = "/version", tag = "operations", responses((status = 200, description = "Version", body = VersionInfo)))]
+#[utoipa::path(get, path = "/version", tag = "operations", security(()), responses((status = 200, description = "Version", body = VersionInfo)))]
 async fn version(State(state): State<OpsState>) -> impl IntoResponse {
     Json(VersionInfo::new(state.info.name, state.info.version))
 }

@@ -45,6 +45,7 @@ pub struct IntentBody {
     #[schema(example = "order-42")]
     pub reference: String,
     /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Why the card was declined; null unless it was.
     pub last_error: Option<LastError>,
@@ -157,7 +158,7 @@ pub(super) const IDEMPOTENCY_KEY: &str =
 
 /// Authorize a card for an amount. A declined card is a 402 whose `payment_intent` is the intent
 /// created, in `requires_payment_method` with `last_error`.
-#[utoipa::path(post, path = "/v1/payment_intents", tag = "payment-intents", request_body = CreateIntent,
+#[utoipa::path(post, path = "/v1/payment_intents", operation_id = "create_payment_intent", tag = "payment-intents", request_body = CreateIntent,
     params(("Idempotency-Key" = String, Header, description = IDEMPOTENCY_KEY)),
     security(("api_key" = [])),
     responses(
@@ -216,7 +217,7 @@ pub async fn retrieve(State(state): State<AppState>, Path(id): Path<String>) -> 
 
 /// The intents made for a merchant reference, oldest first: how a merchant whose create went
 /// unanswered learns whether the provider acted.
-#[utoipa::path(get, path = "/v1/payment_intents", tag = "payment-intents", params(ListIntents),
+#[utoipa::path(get, path = "/v1/payment_intents", operation_id = "list_payment_intents", tag = "payment-intents", params(ListIntents),
     security(("api_key" = [])),
     responses(
         (status = 200, description = "The intents for the reference", body = IntentList),

@@ -39,6 +39,7 @@ pub struct RefundBody {
     #[schema(example = "succeeded")]
     pub status: String,
     /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -73,7 +74,7 @@ pub struct ListRefunds {
 }
 
 /// Refund a succeeded intent, all that is left or `amount`.
-#[utoipa::path(post, path = "/v1/refunds", tag = "refunds", request_body = CreateRefund,
+#[utoipa::path(post, path = "/v1/refunds", operation_id = "create_refund", tag = "refunds", request_body = CreateRefund,
     params(("Idempotency-Key" = String, Header, description = IDEMPOTENCY_KEY)),
     security(("api_key" = [])),
     responses(
@@ -119,7 +120,7 @@ pub async fn create(
 }
 
 /// The refunds of an intent, oldest first.
-#[utoipa::path(get, path = "/v1/refunds", tag = "refunds", params(ListRefunds),
+#[utoipa::path(get, path = "/v1/refunds", operation_id = "list_refunds", tag = "refunds", params(ListRefunds),
     security(("api_key" = [])),
     responses(
         (status = 200, description = "The intent's refunds", body = RefundList),
