@@ -13,7 +13,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Validation, decode, decode_header};
 use serde_json::Value;
 
-use super::jwks::{KeySet, PublicKey};
+use super::jwks::{KeySet, Published};
 use super::{AuthSettings, Caller, SetupError};
 
 /// Why a token was not accepted. The text is safe to log: it never includes the token.
@@ -25,8 +25,11 @@ pub enum Rejection {
     Malformed(String),
     #[error("the token's key id is not among the issuer's keys")]
     UnknownKey,
-    #[error("the token's algorithm is not its key's algorithm")]
+    #[error("the token's algorithm is not one its key verifies")]
     WrongAlgorithm,
+    /// The issuer publishes the key, but it is too weak or malformed to verify with.
+    #[error("the token's key is not acceptable: {0}")]
+    UnacceptableKey(String),
     #[error("the token's signature does not verify")]
     BadSignature,
     #[error("the token has expired")]
@@ -51,6 +54,7 @@ impl Rejection {
             Self::Malformed(_) => "malformed",
             Self::UnknownKey => "unknown_key",
             Self::WrongAlgorithm => "wrong_algorithm",
+            Self::UnacceptableKey(_) => "unacceptable_key",
             Self::BadSignature => "bad_signature",
             Self::Expired => "expired",
             Self::NotYetValid => "not_yet_valid",
@@ -152,17 +156,15 @@ impl TokenVerifier {
     async fn claims(&self, token: &str, audience: &str) -> Result<Value, Rejection> {
         let header = decode_header(token).map_err(|e| Rejection::Malformed(e.to_string()))?;
         let kid = header.kid.ok_or_else(|| Rejection::Malformed("the header has no kid".into()))?;
-        let key = self.key(&kid).await?;
-        if header.alg != key.algorithm {
-            return Err(Rejection::WrongAlgorithm);
-        }
-        let mut validation = Validation::new(key.algorithm);
+        let published = self.published(&kid).await?;
+        let key = published.verifying_key(header.alg)?;
+        let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = self.settings.leeway_s;
-        let claims = decode::<Value>(token, &key.key, &validation).map_err(|e| match e.kind() {
+        let claims = decode::<Value>(token, key, &validation).map_err(|e| match e.kind() {
             ErrorKind::InvalidSignature => Rejection::BadSignature,
             ErrorKind::ExpiredSignature => Rejection::Expired,
             ErrorKind::ImmatureSignature => Rejection::NotYetValid,
@@ -183,7 +185,8 @@ impl TokenVerifier {
         cached.fetched_at.is_some_and(|at| at.elapsed() < Duration::from_secs(self.settings.jwks_max_age_s))
     }
 
-    async fn key(&self, kid: &str) -> Result<PublicKey, Rejection> {
+    /// The keys the issuer publishes under `kid`: cached, or fetched again as the module says.
+    async fn published(&self, kid: &str) -> Result<Published, Rejection> {
         let cached = self.cached();
         if let Some(key) = cached.keys.get(kid)
             && self.is_fresh(&cached)
