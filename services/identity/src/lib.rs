@@ -8,6 +8,7 @@ pub mod headless;
 mod keys;
 pub mod settings;
 mod store;
+mod throttle;
 mod tokens;
 
 use std::sync::Arc;
@@ -19,16 +20,20 @@ use secrecy::ExposeSecret;
 
 use crate::domain::keys::Policy;
 use crate::keys::KeyRing;
-use crate::settings::{AdminSettings, IdentitySettings};
+use crate::settings::{AdminSettings, IdentitySettings, seconds};
 use crate::store::{StoreError, User};
+use crate::throttle::Throttle;
 use crate::tokens::Minter;
 
 /// Applied in order, never edited once released: a change is a new migration.
-pub const MIGRATIONS: &[MigrationFile] = &[MigrationFile::portable(
-    1,
-    "users, signing keys, codes, refresh tokens",
-    include_str!("../migrations/0001_identity.sql"),
-)];
+pub const MIGRATIONS: &[MigrationFile] = &[
+    MigrationFile::portable(
+        1,
+        "users, signing keys, codes, refresh tokens",
+        include_str!("../migrations/0001_identity.sql"),
+    ),
+    MigrationFile::portable(2, "failed sign-in counts", include_str!("../migrations/0002_sign_in_throttle.sql")),
+];
 
 pub static SERVICE: ServiceDefinition = ServiceDefinition {
     name: "identity",
@@ -39,14 +44,12 @@ pub static SERVICE: ServiceDefinition = ServiceDefinition {
     build,
 };
 
-fn seconds(s: u64) -> time::Duration {
-    time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX))
-}
-
 fn build(ctx: ServiceContext) -> BuildFuture {
     Box::pin(async move {
         let settings: IdentitySettings = ctx.config.service(SERVICE.name)?;
-        let settings = settings.with_gateway_callback(ctx.config.settings.public_url.as_deref());
+        let settings = settings
+            .with_gateway_callback(ctx.config.settings.public_url.as_deref())
+            .with_gateway_proxy(ctx.config.find_string("services.gateway.url").as_deref());
         settings.validate()?;
         let auth = &ctx.config.settings.auth;
         // A key outlives its last token by the longest token lifetime plus verifiers' leeway.
@@ -69,21 +72,27 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             id_ttl_s: seconds(settings.id_token_ttl_s).whole_seconds(),
         };
         let attempts = api::attempt_limiter(&settings);
-        let (forget, db) = (Arc::clone(&attempts), ctx.db.clone());
+        let throttle = Throttle::new(ctx.db.clone(), settings.throttle.policy());
+        let (forget, db, sweep) = (Arc::clone(&attempts), ctx.db.clone(), throttle.clone());
         ctx.every(std::time::Duration::from_secs(60), move || {
-            let (forget, db) = (Arc::clone(&forget), db.clone());
+            let (forget, db, sweep) = (Arc::clone(&forget), db.clone(), sweep.clone());
             async move {
-                match store::sweep(db.pool(), time::OffsetDateTime::now_utc()).await {
+                let now = time::OffsetDateTime::now_utc();
+                match store::sweep(db.pool(), now).await {
                     Ok(0) => {}
                     Ok(removed) => tracing::info!(removed, "deleted expired codes and refresh tokens"),
                     Err(error) => tracing::warn!(%error, "could not delete expired codes and refresh tokens"),
+                }
+                if let Err(error) = sweep.sweep(now).await {
+                    tracing::warn!(%error, "could not delete forgotten sign-in failures");
                 }
                 // Addresses gone quiet have full buckets again: forget them, or the map only grows.
                 forget.retain_recent();
                 forget.shrink_to_fit();
             }
         });
-        Ok(ServiceParts::new(api::router(ctx.db.clone(), Arc::new(settings), minter, keys, attempts)))
+        let limits = api::Limits { attempts, throttle };
+        Ok(ServiceParts::new(api::router(ctx.db.clone(), Arc::new(settings), minter, keys, limits)))
     })
 }
 
@@ -104,8 +113,6 @@ async fn ensure_admin(db: &Database, admin: &AdminSettings) -> Result<(), flotil
         password_hash: hash,
         roles: vec![roles::ADMIN.to_owned(), roles::CUSTOMER.to_owned()],
         created_at: time::OffsetDateTime::now_utc(),
-        failed_sign_ins: 0,
-        locked_until: None,
     };
     match store::insert_user(db.pool(), &user).await {
         // Another replica created it a moment ago.

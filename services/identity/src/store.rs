@@ -1,7 +1,7 @@
 //! The identity service's SQL: users, authorization codes and refresh tokens. Codes and refresh
 //! tokens are looked up by their SHA-256 only (`flotilla_chassis::secrets::fingerprint`).
 
-use flotilla_chassis::db::{parse_timestamp, timestamp, timestamp_at};
+use flotilla_chassis::db::{timestamp, timestamp_at};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Executor, FromRow, Row};
 use time::OffsetDateTime;
@@ -33,44 +33,34 @@ pub struct User {
     pub password_hash: String,
     pub roles: Vec<String>,
     pub created_at: OffsetDateTime,
-    pub failed_sign_ins: i64,
-    pub locked_until: Option<OffsetDateTime>,
 }
 
 /// A row of `users`; roles are stored space-separated, times as TEXT.
 impl FromRow<'_, AnyRow> for User {
     fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
         let roles: String = row.try_get("roles")?;
-        let locked_until: Option<String> = row.try_get("locked_until")?;
         Ok(Self {
             id: row.try_get("id")?,
             email: row.try_get("email")?,
             password_hash: row.try_get("password_hash")?,
             roles: roles.split_whitespace().map(str::to_owned).collect(),
             created_at: timestamp_at(row, "created_at")?,
-            failed_sign_ins: row.try_get("failed_sign_ins")?,
-            locked_until: locked_until
-                .as_deref()
-                .map(parse_timestamp)
-                .transpose()
-                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         })
     }
 }
 
-const USER_COLUMNS: &str = "id, email, password_hash, roles, created_at, failed_sign_ins, locked_until";
+const USER_COLUMNS: &str = "id, email, password_hash, roles, created_at";
 
 pub async fn insert_user<'c, E: Executor<'c, Database = Any>>(db: E, user: &User) -> Result<(), StoreError> {
-    let result = sqlx::query(
-        "INSERT INTO users (id, email, password_hash, roles, created_at, failed_sign_ins) VALUES ($1, $2, $3, $4, $5, 0)",
-    )
-    .bind(&user.id)
-    .bind(&user.email)
-    .bind(&user.password_hash)
-    .bind(user.roles.join(" "))
-    .bind(timestamp(user.created_at))
-    .execute(db)
-    .await;
+    let result =
+        sqlx::query("INSERT INTO users (id, email, password_hash, roles, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&user.id)
+            .bind(&user.email)
+            .bind(&user.password_hash)
+            .bind(user.roles.join(" "))
+            .bind(timestamp(user.created_at))
+            .execute(db)
+            .await;
     match result {
         Ok(_) => Ok(()),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::EmailTaken),
@@ -89,27 +79,6 @@ pub async fn user_by_email<'c, E: Executor<'c, Database = Any>>(
 pub async fn user_by_id<'c, E: Executor<'c, Database = Any>>(db: E, id: &str) -> Result<Option<User>, StoreError> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(db).await?)
-}
-
-/// Stores the outcome of a failed sign-in: the new count and, when it reached the limit, the lock.
-pub async fn record_failure<'c, E: Executor<'c, Database = Any>>(
-    db: E,
-    id: &str,
-    failures: i64,
-    locked_until: Option<OffsetDateTime>,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE users SET failed_sign_ins = $2, locked_until = $3 WHERE id = $1")
-        .bind(id)
-        .bind(failures)
-        .bind(locked_until.map(timestamp))
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
-pub async fn record_success<'c, E: Executor<'c, Database = Any>>(db: E, id: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE users SET failed_sign_ins = 0, locked_until = NULL WHERE id = $1").bind(id).execute(db).await?;
-    Ok(())
 }
 
 /// What an authorization code stands for.

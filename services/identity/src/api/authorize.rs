@@ -5,14 +5,14 @@
 //! (no open redirects); any other error goes back to the client's registered redirect URI.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use flotilla_chassis::http::{client_ip, cookie};
+use flotilla_chassis::http::cookie;
 use flotilla_chassis::secrets;
 use time::OffsetDateTime;
 use url::Url;
@@ -20,9 +20,10 @@ use utoipa_axum::router::OpenApiRouter;
 
 use super::AppState;
 use super::pages::{self, CredentialsPage};
-use crate::domain::{clients, credentials, lockout, pkce};
+use crate::domain::{clients, credentials, pkce, throttle};
 use crate::settings::GrantType;
 use crate::store::{self, CodeGrant, StoreError, User};
+use crate::throttle::Attempt;
 
 const CSRF_COOKIE: &str = "flotilla_identity_csrf";
 const CSRF_FIELD: &str = "csrf";
@@ -139,12 +140,19 @@ enum Form {
     Register,
 }
 
+/// A line above the form: what went wrong, or what just went right.
+#[derive(Clone, Copy)]
+enum Note<'a> {
+    Error(&'a str),
+    Notice(&'a str),
+}
+
 struct Shown<'a> {
     form: Form,
     params: &'a HashMap<String, String>,
     csrf: &'a str,
     email: &'a str,
-    message: Option<&'a str>,
+    note: Option<Note<'a>>,
 }
 
 fn show(status: StatusCode, shown: Shown<'_>, extra: &[(header::HeaderName, HeaderValue)]) -> Response {
@@ -175,13 +183,19 @@ fn show(status: StatusCode, shown: Shown<'_>, extra: &[(header::HeaderName, Head
             format!("/oauth2/authorize?{carried}"),
         ),
     };
+    let (error, notice) = match shown.note {
+        Some(Note::Error(error)) => (Some(error), None),
+        Some(Note::Notice(notice)) => (None, Some(notice)),
+        None => (None, None),
+    };
     let page = CredentialsPage {
         title,
         action,
         button,
         registering: shown.form == Form::Register,
         password_autocomplete: if shown.form == Form::Register { "new-password" } else { "current-password" },
-        message: shown.message,
+        error,
+        notice,
         email: shown.email,
         hidden,
         switch_text,
@@ -223,7 +237,7 @@ fn show_form(state: &AppState, uri: &Uri, form: Form) -> Response {
     }
     match csrf_cookie(state) {
         Some((csrf, cookie)) => {
-            show(StatusCode::OK, Shown { form, params: &params, csrf: &csrf, email: "", message: None }, &[cookie])
+            show(StatusCode::OK, Shown { form, params: &params, csrf: &csrf, email: "", note: None }, &[cookie])
         }
         None => internal("no CSRF value could be made"),
     }
@@ -242,6 +256,7 @@ struct Submission {
     form: HashMap<String, String>,
     authorization: Authorization,
     csrf: String,
+    client: IpAddr,
 }
 
 impl FromRequest<AppState> for Submission {
@@ -264,12 +279,21 @@ impl Submission {
         self.form.get(name).map(String::as_str).unwrap_or_default()
     }
 
-    /// The same form again, with what the person typed (never the password) and a message.
-    fn again(&self, form: Form, status: StatusCode, message: &str) -> Response {
-        let shown =
-            Shown { form, params: &self.form, csrf: &self.csrf, email: self.field("email"), message: Some(message) };
-        show(status, shown, &[])
+    /// A form again, with what the person typed (never the password) and a note.
+    fn again(
+        &self,
+        form: Form,
+        status: StatusCode,
+        note: Note<'_>,
+        extra: &[(header::HeaderName, HeaderValue)],
+    ) -> Response {
+        let shown = Shown { form, params: &self.form, csrf: &self.csrf, email: self.field("email"), note: Some(note) };
+        show(status, shown, extra)
     }
+}
+
+fn retry_after(seconds: u64) -> (header::HeaderName, HeaderValue) {
+    (header::RETRY_AFTER, HeaderValue::from(seconds))
 }
 
 async fn accept_post(
@@ -287,23 +311,44 @@ async fn accept_post(
         )
     })?;
     let authorization = check(state, &form).map_err(IntoResponse::into_response)?;
-    let ip = client_ip(peer, headers, &state.settings.trusted_proxies);
-    if state.attempts.check_key(&ip).is_err() {
-        tracing::warn!(client_ip = %ip, "sign-in attempts rate-limited");
+    let client = state.client(peer, headers);
+    state.take_attempt(client).map_err(|seconds| {
         let mut response = pages::message(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many attempts",
             "There have been too many attempts from your address. Wait a minute and try again.",
         );
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-        return Err(response);
-    }
-    Ok(Submission { form, authorization, csrf })
+        response.headers_mut().extend([retry_after(seconds)]);
+        response
+    })?;
+    Ok(Submission { form, authorization, csrf, client })
 }
 
+/// The one answer to a wrong password, an unknown email and a malformed one alike.
+const WRONG: &str = "The email or password is wrong.";
+
+/// Sign-in answers alike whether the email has an account, the password is wrong, or the
+/// attempt is throttled (the throttle counts the email as typed), and costs one argon2
+/// verification whether or not the account exists: neither the page nor the time it takes tells
+/// a stranger which emails have accounts.
 async fn sign_in(State(state): State<AppState>, submitted: Submission) -> Response {
-    let password = submitted.field("password").to_owned();
-    let again = |status, message| submitted.again(Form::SignIn, status, message);
+    let now = OffsetDateTime::now_utc();
+    let attempt = Attempt::new(submitted.field("email"), submitted.client);
+    match state.limits.throttle.wait(&attempt, now).await {
+        Ok(None) => {}
+        Ok(Some(wait)) => {
+            tracing::warn!(client_ip = %submitted.client, "sign-in throttled after failed attempts");
+            let seconds = throttle::retry_after_seconds(wait);
+            let message = format!("Too many failed attempts. Try again in {}.", in_words(seconds));
+            return submitted.again(
+                Form::SignIn,
+                StatusCode::TOO_MANY_REQUESTS,
+                Note::Error(&message),
+                &[retry_after(seconds)],
+            );
+        }
+        Err(error) => return internal(&error.to_string()),
+    }
     let user = match credentials::email(submitted.field("email")) {
         Ok(normalised) => match store::user_by_email(state.db.pool(), &normalised).await {
             Ok(user) => user,
@@ -311,67 +356,58 @@ async fn sign_in(State(state): State<AppState>, submitted: Submission) -> Respon
         },
         Err(_) => None,
     };
-    let now = OffsetDateTime::now_utc();
-    if let Some(user) = &user
-        && lockout::is_locked(user.locked_until, now)
-    {
-        tracing::warn!(user_id = %user.id, "sign-in refused: the account is locked");
-        return again(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed attempts. This account is locked for a while; try again later.",
-        );
-    }
+    let password = submitted.field("password").to_owned();
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     // argon2 takes tens of milliseconds of CPU: off the async workers.
-    let verified = tokio::task::spawn_blocking(move || match stored {
-        Some(hash) => credentials::verify(&password, &hash),
-        None => {
-            credentials::verify(&password, credentials::decoy_hash());
-            false
+    let verified =
+        tokio::task::spawn_blocking(move || credentials::check(&password, stored.as_deref())).await.unwrap_or(false);
+    let user = match (user, verified) {
+        (Some(user), true) => user,
+        (user, _) => {
+            if let Err(error) = state.limits.throttle.failed(&attempt, now).await {
+                return internal(&error.to_string());
+            }
+            let user_id = user.as_ref().map(|u| u.id.as_str());
+            tracing::info!(client_ip = %submitted.client, user_id, "sign-in failed");
+            return submitted.again(Form::SignIn, StatusCode::UNAUTHORIZED, Note::Error(WRONG), &[]);
         }
-    })
-    .await
-    .unwrap_or(false);
-    let Some(user) = user else {
-        tracing::info!("sign-in failed: unknown email");
-        return again(StatusCode::UNAUTHORIZED, "The email or password is wrong.");
     };
-    if !verified {
-        let policy = lockout::Policy {
-            after_failures: state.settings.lockout_after_failures,
-            lock_for: time::Duration::seconds(i64::try_from(state.settings.lockout_s).unwrap_or(i64::MAX)),
-        };
-        let (failures, locked_until) = lockout::after_failure(user.failed_sign_ins, policy, now);
-        if let Err(error) = store::record_failure(state.db.pool(), &user.id, failures, locked_until).await {
-            return internal(&error.to_string());
-        }
-        tracing::info!(user_id = %user.id, locked = locked_until.is_some(), "sign-in failed: wrong password");
-        return again(StatusCode::UNAUTHORIZED, "The email or password is wrong.");
-    }
-    if let Err(error) = store::record_success(state.db.pool(), &user.id).await {
+    if let Err(error) = state.limits.throttle.succeeded(&attempt).await {
         return internal(&error.to_string());
     }
     tracing::info!(user_id = %user.id, client_id = %submitted.authorization.client_id, "signed in");
     grant_code(&state, &submitted.authorization, &user).await
 }
 
+/// A wait as a person reads it, rounded up.
+fn in_words(seconds: u64) -> String {
+    match seconds {
+        0..=1 => "a second".into(),
+        2..=59 => format!("{seconds} seconds"),
+        60 => "a minute".into(),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
+    }
+}
+
+/// A new account, then the sign-in form: an email that has an account gets the same page, so
+/// that a stranger cannot learn from registration who has one (ADR 0014).
 async fn register(State(state): State<AppState>, submitted: Submission) -> Response {
-    let again = |status, message: &str| submitted.again(Form::Register, status, message);
     let password = submitted.field("password").to_owned();
     let user = match super::users::new_customer(submitted.field("email"), password).await {
         Ok(user) => user,
-        Err(rejected) => return again(StatusCode::UNPROCESSABLE_ENTITY, &rejected),
+        Err(rejected) => {
+            return submitted.again(Form::Register, StatusCode::UNPROCESSABLE_ENTITY, Note::Error(&rejected), &[]);
+        }
     };
     match store::insert_user(state.db.pool(), &user).await {
-        Ok(()) => {}
-        Err(StoreError::EmailTaken) => {
-            return again(StatusCode::CONFLICT, "An account with this email exists. Sign in instead.");
-        }
+        Ok(()) => tracing::info!(user_id = %user.id, "registered"),
+        Err(StoreError::EmailTaken) => tracing::info!("registration for an email that has an account, answered alike"),
         Err(error) => return internal(&error.to_string()),
     }
-    tracing::info!(user_id = %user.id, "registered");
-    grant_code(&state, &submitted.authorization, &user).await
+    submitted.again(Form::SignIn, StatusCode::OK, Note::Notice(REGISTERED), &[])
 }
+
+const REGISTERED: &str = "Your account is ready. Sign in with your new password.";
 
 /// Issues a code for the signed-in user and sends the browser back to the client with it.
 async fn grant_code(state: &AppState, authorization: &Authorization, user: &User) -> Response {

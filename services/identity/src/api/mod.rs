@@ -8,23 +8,27 @@ mod pages;
 mod token;
 mod users;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use flotilla_chassis::db::Database;
+use flotilla_chassis::http::client_ip;
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::json;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::domain::throttle::retry_after_seconds;
 use crate::keys::KeyRing;
 use crate::settings::IdentitySettings;
+use crate::throttle::Throttle;
 use crate::tokens::Minter;
 
 #[derive(OpenApi)]
@@ -40,13 +44,21 @@ use crate::tokens::Minter;
 )]
 struct ApiDoc;
 
+/// What slows sign-in and registration down.
+#[derive(Clone)]
+pub struct Limits {
+    /// Sign-in and registration attempts per client address, in this replica's memory.
+    pub attempts: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Failed sign-ins, in the database.
+    pub throttle: Throttle,
+}
+
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub db: Database,
     pub settings: Arc<IdentitySettings>,
     pub minter: Minter,
-    /// Sign-in and registration attempts per client address.
-    pub attempts: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    pub limits: Limits,
     /// Set the CSRF cookie `Secure` when the issuer is served over https.
     pub secure_cookies: bool,
 }
@@ -54,6 +66,22 @@ pub(crate) struct AppState {
 impl AppState {
     pub fn issuer(&self) -> &str {
         &self.minter.issuer
+    }
+
+    /// The client's address: the peer's, or X-Forwarded-For's when the peer is a trusted proxy.
+    fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+        client_ip(peer, headers, self.settings.trusted_proxies())
+    }
+
+    /// Takes one attempt from the client's budget; when it is spent, the whole seconds until
+    /// the next attempt is allowed, for `Retry-After`.
+    fn take_attempt(&self, client: IpAddr) -> Result<(), u64> {
+        let attempts = &self.limits.attempts;
+        attempts.check_key(&client).map_err(|refused| {
+            tracing::warn!(client_ip = %client, "sign-in and registration attempts rate-limited");
+            let wait = refused.wait_time_from(attempts.clock().now());
+            retry_after_seconds(wait.try_into().unwrap_or(time::Duration::MAX))
+        })
     }
 
     fn endpoint(&self, path: &str) -> String {
@@ -72,10 +100,10 @@ pub fn router(
     settings: Arc<IdentitySettings>,
     minter: Minter,
     keys: Arc<KeyRing>,
-    attempts: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    limits: Limits,
 ) -> OpenApiRouter {
     let secure_cookies = minter.issuer.starts_with("https://");
-    let state = AppState { db, settings, minter, attempts, secure_cookies };
+    let state = AppState { db, settings, minter, limits, secure_cookies };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/oauth2/jwks", get(move || jwks(Arc::clone(&keys))))

@@ -13,7 +13,8 @@ pub struct CredentialsPage<'a> {
     pub button: &'a str,
     pub registering: bool,
     pub password_autocomplete: &'a str,
-    pub message: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub notice: Option<&'a str>,
     pub email: &'a str,
     /// The authorize request and the CSRF value, carried through the form.
     pub hidden: Vec<(&'a str, String)>,

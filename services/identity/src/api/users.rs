@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use flotilla_chassis::auth::{Admin, Caller, roles};
 use flotilla_chassis::extract::{Json, Path};
-use flotilla_chassis::http::client_ip;
 use flotilla_chassis::problem::responses;
 use flotilla_chassis::{FieldViolation, Problem, ProblemKind};
 use serde::{Deserialize, Serialize};
@@ -21,7 +20,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use crate::domain::credentials;
-use crate::store::{self, User};
+use crate::store::{self, StoreError, User};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -37,8 +36,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 pub struct Registration {
     #[schema(example = "ada@example.com")]
     pub email: String,
-    /// 12 to 128 characters.
-    #[schema(example = "correct horse battery staple", format = Password)]
+    /// 12 to 128 characters; not only spaces, not one character repeated, not a common password.
+    #[schema(example = "violet anchor tuesday lantern", format = Password)]
     pub password: String,
 }
 
@@ -80,18 +79,18 @@ pub(super) async fn new_customer(email: &str, password: String) -> Result<User, 
         password_hash: hash,
         roles: vec![roles::CUSTOMER.to_owned()],
         created_at: OffsetDateTime::now_utc(),
-        failed_sign_ins: 0,
-        locked_until: None,
     })
 }
 
-/// Register a customer account. Limited per client address, like sign-in.
+/// Register a customer account. Limited per client address, like sign-in. An email that already
+/// has an account is answered exactly as a new one, so that registration does not tell a
+/// stranger who has an account (ADR 0014): the account is left as it was, and signing in takes
+/// its own password.
 #[utoipa::path(post, path = "/api/v1/identity/users", tag = "identity", request_body = Registration,
     responses(
-        (status = 201, description = "Registered", body = UserResponse),
-        (status = 409, description = "The email address is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Registered (or the email already had an account, which is left as it was)", body = UserResponse),
         (status = 422, description = "The email or password is not acceptable", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts from this address", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn register_user(
     State(state): State<AppState>,
@@ -99,10 +98,8 @@ async fn register_user(
     headers: HeaderMap,
     Json(registration): Json<Registration>,
 ) -> Result<Response, Problem> {
-    let ip = client_ip(peer, &headers, &state.settings.trusted_proxies);
-    if state.attempts.check_key(&ip).is_err() {
-        return Err(Problem::new(ProblemKind::RateLimited).with_retry_after(60));
-    }
+    let client = state.client(peer, &headers);
+    state.take_attempt(client).map_err(|seconds| Problem::new(ProblemKind::RateLimited).with_retry_after(seconds))?;
     let mut violations = Vec::new();
     if let Err(e) = credentials::email(&registration.email) {
         violations.push(FieldViolation::new("/email", e));
@@ -114,8 +111,12 @@ async fn register_user(
         return Err(Problem::validation(violations));
     }
     let user = new_customer(&registration.email, registration.password).await.map_err(|e| Problem::internal(&e))?;
-    store::insert_user(state.db.pool(), &user).await?;
-    tracing::info!(user_id = %user.id, "registered");
+    match store::insert_user(state.db.pool(), &user).await {
+        Ok(()) => tracing::info!(user_id = %user.id, "registered"),
+        // The record made for the new account, never stored: its id names no one.
+        Err(StoreError::EmailTaken) => tracing::info!("registration for an email that has an account, answered alike"),
+        Err(error) => return Err(error.into()),
+    }
     Ok((StatusCode::CREATED, Json(UserResponse::from(&user))).into_response())
 }
 

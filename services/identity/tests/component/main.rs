@@ -8,6 +8,7 @@ mod contract;
 mod flow;
 mod keys;
 mod matrix;
+mod registration;
 mod sign_in;
 mod standard_client;
 mod support;

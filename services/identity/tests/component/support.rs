@@ -97,10 +97,47 @@ fn unescape(html: &str) -> String {
 }
 
 pub async fn submit(app: &TestApp, path: &str, page: &FormPage, email: &str, password: &str) -> reqwest::Response {
+    submit_from(app, path, page, email, password, None).await
+}
+
+/// Where the gateway is, as identity is told embedded: its host is then a trusted proxy.
+pub fn behind_gateway() -> (&'static str, Value) {
+    ("services.gateway.url", json!("http://127.0.0.1:9"))
+}
+
+/// Submits a form as the gateway forwards a client's request: from loopback (the gateway's
+/// address under [`behind_gateway`]) with `X-Forwarded-For: client`.
+pub async fn submit_from(
+    app: &TestApp,
+    path: &str,
+    page: &FormPage,
+    email: &str,
+    password: &str,
+    client: Option<&str>,
+) -> reqwest::Response {
     let mut form = page.fields.clone();
     form.push(("email".into(), email.into()));
     form.push(("password".into(), password.into()));
-    app.client.post(app.url(path)).header("cookie", &page.cookie).form(&form).send().await.unwrap()
+    let request = app.client.post(app.url(path)).header("cookie", &page.cookie).form(&form);
+    forwarded_for(request, client).send().await.unwrap()
+}
+
+fn forwarded_for(request: reqwest::RequestBuilder, client: Option<&str>) -> reqwest::RequestBuilder {
+    match client {
+        Some(client) => request.header("x-forwarded-for", client),
+        None => request,
+    }
+}
+
+/// A page's HTML with the values that differ between two otherwise equal answers (the CSRF
+/// value, the email typed) replaced by placeholders.
+pub async fn page_text(response: reqwest::Response, page: &FormPage, email: &str) -> String {
+    let csrf = page.fields.iter().find(|(name, _)| name == "csrf").map(|(_, value)| value.clone()).unwrap();
+    response.text().await.unwrap().replace(&csrf, "CSRF").replace(email, "EMAIL")
+}
+
+pub fn retry_after(response: &reqwest::Response) -> u64 {
+    response.headers()["retry-after"].to_str().unwrap().parse().unwrap()
 }
 
 /// The query of a redirect's Location.
@@ -147,12 +184,13 @@ pub async fn refresh(app: &TestApp, token: &str) -> (StatusCode, Value) {
 }
 
 pub async fn register(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/v1/identity/users"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap()
+    register_from(app, email, password, None).await
+}
+
+pub async fn register_from(app: &TestApp, email: &str, password: &str, client: Option<&str>) -> reqwest::Response {
+    let request =
+        app.client.post(app.url("/api/v1/identity/users")).json(&json!({"email": email, "password": password}));
+    forwarded_for(request, client).send().await.unwrap()
 }
 
 /// A JWT's claims, read without verification (the tests verify separately).
