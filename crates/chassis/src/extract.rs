@@ -53,25 +53,39 @@ fn body_rejection(rejection: BytesRejection) -> Problem {
 
 /// Decodes a JSON document, telling syntax errors (400) from shape errors (422, with the field).
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    let mut document: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|error| Problem::new(ProblemKind::MalformedBody).with_detail(error.to_string()))?;
+    whole_numbers(&mut document);
+    serde_path_to_error::deserialize(document).map_err(|error| {
         let pointer = pointer(error.path());
-        let inner = error.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let message = strip_position(&inner);
-                // serde names a missing field only in its message; point at the field itself.
-                let pointer = match message.strip_prefix("missing field `").and_then(|rest| rest.strip_suffix('`')) {
-                    Some(field) => format!("{pointer}/{field}"),
-                    None => pointer,
-                };
-                Problem::validation(vec![FieldViolation::new(pointer, message)])
+        let message = error.into_inner().to_string();
+        // serde names a missing field only in its message; point at the field itself.
+        let pointer = match message.strip_prefix("missing field `").and_then(|rest| rest.strip_suffix('`')) {
+            Some(field) => format!("{pointer}/{field}"),
+            None => pointer,
+        };
+        Problem::validation(vec![FieldViolation::new(pointer, message)])
+    })
+}
+
+/// `2.0` is the integer 2 to JSON Schema (and to every JSON encoder that writes floats), but not
+/// to serde: numbers without a fraction become integers before the shape is checked.
+fn whole_numbers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) if number.is_f64() => {
+            if let Some(float) = number.as_f64()
+                && float.fract() == 0.0
+                && float.abs() < 9.0e15
+            {
+                // Exact: below 2^53 every whole f64 is an integer i64 can hold.
+                *value = Value::from(float as i64);
             }
-            _ => Problem::new(ProblemKind::MalformedBody).with_detail(inner.to_string()),
         }
-    })?;
-    deserializer.end().map_err(|error| Problem::new(ProblemKind::MalformedBody).with_detail(error.to_string()))?;
-    Ok(value)
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(members) => members.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
 }
 
 fn pointer(path: &serde_path_to_error::Path) -> String {
@@ -88,15 +102,6 @@ fn pointer(path: &serde_path_to_error::Path) -> String {
         }
     }
     out
-}
-
-// serde_json appends "at line 1 column 30", which means nothing next to a field pointer.
-fn strip_position(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    match text.rfind(" at line ") {
-        Some(at) => text[..at].to_owned(),
-        None => text,
-    }
 }
 
 /// Query parameters; a bad one is a 400 naming it.
@@ -172,6 +177,15 @@ mod tests {
         let problem = decode::<Body>(br#"{"price":{"amount_minor":99999999999999999999}}"#).unwrap_err();
         assert_eq!(problem.status, 422);
         assert_eq!(problem.errors[0].field, "/price/amount_minor");
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_fraction_is_an_integer_as_json_schema_says() {
+        let body = decode::<Body>(br#"{"price":{"amount_minor":4449.0}}"#).unwrap();
+        assert_eq!(body.price.amount_minor, 4449);
+        let problem = decode::<Body>(br#"{"price":{"amount_minor":4449.5}}"#).unwrap_err();
+        assert_eq!((problem.status, problem.errors[0].field.as_str()), (422, "/price/amount_minor"));
+        assert!(decode::<Body>(br#"{"price":{"amount_minor":1e300}}"#).is_err());
     }
 
     #[test]

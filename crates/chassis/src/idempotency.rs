@@ -28,6 +28,26 @@ pub const TABLE_SQL: &str = "CREATE TABLE idempotency_keys (
     PRIMARY KEY (scope, idempotency_key)
 );";
 
+/// `Idempotency-Key` as handlers that take it document it: `params(idempotency::OptionalKey)`.
+/// The pattern is the extractor's rule, so that a client's generator builds only keys it takes.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct OptionalKey {
+    /// Makes a retried request return the first response: 1 to 255 printable ASCII characters.
+    #[param(rename = "Idempotency-Key", pattern = "^[\\x21-\\x7E]{1,255}$", min_length = 1, max_length = 255)]
+    pub key: Option<String>,
+}
+
+/// `Idempotency-Key` where a request must carry one: `params(idempotency::RequiredKey)`.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct RequiredKey {
+    /// Required here: makes a retried request return the first response; 1 to 255 printable
+    /// ASCII characters.
+    #[param(rename = "Idempotency-Key", pattern = "^[\\x21-\\x7E]{1,255}$", min_length = 1, max_length = 255)]
+    pub key: String,
+}
+
 /// A validated `Idempotency-Key` header (optional: without it, a request is simply not replayable).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(String);

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod page;
 pub mod problem;
+pub mod schema;
 pub mod secrets;
 pub mod service;
 pub mod shutdown;

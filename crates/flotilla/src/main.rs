@@ -22,6 +22,7 @@ mod dlq;
 mod load;
 mod new;
 mod registry;
+mod token;
 mod up;
 
 use std::path::PathBuf;
@@ -75,6 +76,8 @@ enum Command {
     /// Add to the workspace: `new service <name> --port <n>`
     #[command(subcommand)]
     New(new::NewCommand),
+    /// Print an access token for an account (password on standard input or in FLOTILLA_PASSWORD)
+    Token(token::TokenArgs),
     /// Print the product version, git commit and build time
     Version,
 }
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
             Command::Dlq(command) => dlq::run(cli.env, &cli.config_dir, command).await,
             Command::Load(args) => load::run(args).await,
             Command::New(command) => new::run(command),
+            Command::Token(args) => token::run(cli.env, &cli.config_dir, args).await,
             Command::Version => {
                 commands::version();
                 Ok(())

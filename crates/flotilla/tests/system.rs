@@ -175,6 +175,17 @@ async fn a_person_shops(backend: Backend) {
     assert_eq!(as_customer.status(), StatusCode::FORBIDDEN);
     assert!(as_customer.text().await.unwrap().contains("admin"));
 
+    // A token for a tool, from the command line, with the password on standard input.
+    let (ok, token) =
+        system.cli_with_input(&["token", "--email", "admin@flotilla.test"], &format!("{ADMIN_PASSWORD}\n"));
+    assert!(ok, "{token}");
+    let token = token.trim().to_owned();
+    let stock = http.get(format!("{gateway}/api/v1/inventory/stock")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(stock.status(), StatusCode::OK, "the printed token is an administrator's");
+    secrets.push(token);
+    let (ok, refused) = system.cli_with_input(&["token", "--email", "admin@flotilla.test"], "not the password\n");
+    assert!(!ok && refused.contains("was not signed in"), "{refused}");
+
     // The configured administrator may.
     let mut admin = Browser::new();
     secrets.extend(sign_in(&mut admin, &gateway, "admin@flotilla.test", ADMIN_PASSWORD).await);

@@ -11,6 +11,8 @@ use flotilla_chassis::extract::{Json, Path, Query};
 use flotilla_chassis::{Problem, ProblemKind};
 use flotilla_contracts::MessageInfo;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -97,6 +99,7 @@ struct DeadLetterQuery {
     /// Only this consumer's (`<service>.<consumer>`).
     consumer: Option<String>,
     /// At most this many, oldest first (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
@@ -136,7 +139,7 @@ struct Affected {
 }
 
 /// Which dead letters a bulk operation means: one consumer's, or all of them.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BulkSelection {
     consumer: Option<String>,
@@ -144,6 +147,36 @@ struct BulkSelection {
     #[serde(default)]
     all: bool,
 }
+
+/// Either a consumer or `all: true`, said so that a client's generator cannot build the
+/// request that is refused (both, or neither).
+impl utoipa::PartialSchema for BulkSelection {
+    fn schema() -> RefOr<Schema> {
+        let flag = |value: bool| ObjectBuilder::new().schema_type(Type::Boolean).enum_values(Some([value]));
+        let one = ObjectBuilder::new()
+            .property(
+                "consumer",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("Every dead letter of this consumer (`<service>.<consumer>`).")),
+            )
+            .required("consumer")
+            .property("all", flag(false))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        let all = ObjectBuilder::new()
+            .property("all", flag(true).description(Some("Every dead letter of every consumer.")))
+            .required("all")
+            .property("consumer", ObjectBuilder::new().schema_type(Type::Null))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        OneOfBuilder::new()
+            .item(one)
+            .item(all)
+            .description(Some("Which dead letters a bulk operation means: one consumer's, or all of them."))
+            .into()
+    }
+}
+
+impl ToSchema for BulkSelection {}
 
 impl BulkSelection {
     fn selector(self) -> Result<Selector, Problem> {

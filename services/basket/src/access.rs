@@ -90,8 +90,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Owner {
 async fn customer_id<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<String, Problem> {
     let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state).await?;
     let id = params.get("customer_id").cloned().unwrap_or_default();
-    if id.is_empty() || id.len() > MAX_CUSTOMER_ID || id.chars().any(char::is_control) {
-        let message = format!("must be 1 to {MAX_CUSTOMER_ID} bytes without control characters");
+    if id.is_empty() || id.chars().count() > MAX_CUSTOMER_ID || id.chars().any(char::is_control) {
+        let message = format!("must be 1 to {MAX_CUSTOMER_ID} characters without control characters");
         return Err(Problem::new(ProblemKind::InvalidParameter)
             .with_detail(format!("customer_id {message}"))
             .with_errors(vec![FieldViolation::new("customer_id", message)]));

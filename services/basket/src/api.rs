@@ -147,7 +147,7 @@ impl From<&Entry> for LineResponse {
 /// Get a basket: the caller's own, any one for an administrator, or any one for a service account
 /// with the `basket.read` scope. A basket never changed is empty, not missing.
 #[utoipa::path(get, path = "/api/v1/basket/baskets/{customer_id}", tag = "basket",
-    params(("customer_id" = String, Path, description = "The customer's subject (`sub` of their token)")),
+    params(("customer_id" = String, Path, description = "The customer's subject (`sub` of their token)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]+$")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The basket", body = BasketResponse, headers(("ETag" = String))),
@@ -165,8 +165,8 @@ async fn get_basket(reader: Reader, State(state): State<AppState>) -> Result<Res
 /// retries safe, and `If-Match` to add only to the basket last read.
 #[utoipa::path(post, path = "/api/v1/basket/baskets/{customer_id}/items", tag = "basket", request_body = AddItemRequest,
     params(
-        ("customer_id" = String, Path, description = "The customer's subject; only their own"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request return the first response"),
+        ("customer_id" = String, Path, description = "The customer's subject; only their own", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]+$"),
+        idempotency::OptionalKey,
         ("If-Match" = Option<String>, Header, description = "Change only this version"),
     ),
     security(("bearer" = [])),
@@ -215,7 +215,7 @@ async fn add_item(
 /// Idempotent: sent again, it changes nothing.
 #[utoipa::path(put, path = "/api/v1/basket/baskets/{customer_id}/items/{product_id}", tag = "basket", request_body = SetQuantityRequest,
     params(
-        ("customer_id" = String, Path, description = "The customer's subject; only their own"),
+        ("customer_id" = String, Path, description = "The customer's subject; only their own", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]+$"),
         ("product_id" = Uuid, Path, description = "A product of the catalog"),
         ("If-Match" = Option<String>, Header, description = "Change only this version"),
     ),
@@ -250,7 +250,7 @@ async fn set_item(
 /// Remove a product's line from the caller's basket (also the line of a deleted product).
 #[utoipa::path(delete, path = "/api/v1/basket/baskets/{customer_id}/items/{product_id}", tag = "basket",
     params(
-        ("customer_id" = String, Path, description = "The customer's subject; only their own"),
+        ("customer_id" = String, Path, description = "The customer's subject; only their own", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]+$"),
         ("product_id" = Uuid, Path, description = "The product whose line to remove"),
         ("If-Match" = Option<String>, Header, description = "Change only this version"),
     ),
@@ -283,7 +283,7 @@ async fn remove_item(
 /// Empty the caller's basket.
 #[utoipa::path(delete, path = "/api/v1/basket/baskets/{customer_id}", tag = "basket",
     params(
-        ("customer_id" = String, Path, description = "The customer's subject; only their own"),
+        ("customer_id" = String, Path, description = "The customer's subject; only their own", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]+$"),
         ("If-Match" = Option<String>, Header, description = "Change only this version"),
     ),
     security(("bearer" = [])),

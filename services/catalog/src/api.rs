@@ -16,6 +16,10 @@ use flotilla_chassis::{FieldViolation, Problem, ProblemKind};
 use flotilla_messaging::{Outbox, UnitOfWork};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AdditionalProperties, KnownFormat, Object, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -24,7 +28,7 @@ use uuid::Uuid;
 use crate::domain::Violation;
 use crate::domain::cursor::Cursor;
 use crate::domain::product::{self, AttributeValue, Precondition, Product, ProductInput};
-use crate::domain::search;
+use crate::domain::{money, search};
 use crate::events;
 use crate::store::{self, ListFilter, Outcome, StoreError};
 
@@ -66,30 +70,77 @@ pub fn router(db: Database, outbox: Outbox) -> OpenApiRouter {
 pub struct Price {
     #[schema(example = 3499, minimum = 0, maximum = 10_000_000_000_i64)]
     pub amount_minor: i64,
-    #[schema(example = "EUR")]
+    #[schema(schema_with = currency_schema)]
     pub currency: String,
+}
+
+fn name_schema() -> Object {
+    let mut schema = flotilla_chassis::schema::text_line(200);
+    schema.examples = vec!["Cast-Iron Skillet 26 cm".into()];
+    schema
+}
+
+/// The active ISO 4217 codes the catalog accepts, as an enumeration.
+fn currency_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("An active ISO 4217 code in upper case"))
+        .enum_values(Some(money::ISO_4217.iter().copied()))
+        .examples(["EUR"])
+        .build()
 }
 
 /// A product as clients send it, to create or to replace.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductRequest {
-    #[schema(example = "KIT-0001", pattern = "^[A-Z0-9][A-Z0-9-]{2,31}$")]
+    #[schema(example = "KIT-0001", pattern = "^\\s*[A-Z0-9][A-Z0-9-]{2,31}\\s*$")]
     pub sku: String,
-    #[schema(example = "Cast-Iron Skillet 26 cm")]
+    /// At most 200 characters, not blank, no control characters.
+    #[schema(schema_with = name_schema)]
     pub name: String,
+    /// At most 5000 characters; newlines and tabs are the only control characters allowed.
     #[serde(default)]
+    #[schema(max_length = 5000, pattern = "^[^\\x00-\\x08\\x0B-\\x1F\\x7F-\\x9F]*$")]
     pub description: String,
     pub price: Price,
-    #[schema(example = "kitchen")]
+    /// Words of a-z and 0-9 joined by single hyphens, at most 50 characters.
+    #[schema(example = "kitchen", pattern = "^\\s*(?=[a-z0-9-]{1,50}\\s*$)[a-z0-9]+(-[a-z0-9]+)*\\s*$")]
     pub category: String,
+    /// An absolute path (`/images/...`) or an https URL, without spaces.
     #[serde(default)]
-    #[schema(example = "/images/products/kit-0001.jpg")]
+    #[schema(
+        example = "/images/products/kit-0001.jpg",
+        max_length = 500,
+        pattern = "^\\s*((/(?!/)|https://(?=\\S))[^\\s\\x00-\\x1F\\x7F-\\x9F]*)?\\s*$"
+    )]
     pub image: Option<String>,
     /// Stock-independent properties: values are text, whole numbers or booleans.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = attributes_schema)]
     pub attributes: BTreeMap<String, AttributeValue>,
+}
+
+/// Attributes as the catalog checks them: at most 32, keys of a-z, 0-9 and _ starting with a
+/// letter, values a yes/no, a whole number or a text of at most 200 characters.
+fn attributes_schema() -> Object {
+    let value = OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Boolean))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(i64::MIN))
+                .maximum(Some(i64::MAX)),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::String).max_length(Some(200)));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some("Stock-independent properties: values are text, whole numbers or booleans."))
+        .property_names(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[a-z][a-z0-9_]{0,39}$"))))
+        .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(Schema::OneOf(value.build())))))
+        .max_properties(Some(32))
+        .build()
 }
 
 impl ProductRequest {
@@ -161,11 +212,14 @@ pub struct ListParams {
     /// Only products of this category.
     pub category: Option<String>,
     /// Full-text search over name and description; every word must match (prefixes count).
-    /// Results are then ordered by relevance.
+    /// Results are then ordered by relevance. At least one word of two letters or digits, at
+    /// most 8 distinct words.
+    #[param(max_length = 200)]
     pub q: Option<String>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page (opaque: only cursors this service issued).
     pub cursor: Option<String>,
     /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
@@ -226,7 +280,7 @@ async fn list_products(
 
 /// Create a product (admin). Send an `Idempotency-Key` to make retries safe.
 #[utoipa::path(post, path = "/api/v1/catalog/products", tag = "catalog", request_body = ProductRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request return the first response")),
+    params(idempotency::OptionalKey),
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = ProductResponse, headers(("Location" = String), ("ETag" = String))),
@@ -303,6 +357,7 @@ async fn get_product(
         responses::Unauthenticated,
         responses::NotAdmin,
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another product has this SKU", body = Problem, content_type = "application/problem+json"),
         responses::PreconditionFailed,
         (status = 422, description = "The product is not valid", body = Problem, content_type = "application/problem+json"),
         responses::PreconditionRequired,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use utoipa::openapi::OpenApi;
 use utoipa_swagger_ui::{Config, SwaggerUi};
@@ -51,7 +51,8 @@ impl Combined {
 
     async fn build(&self) -> String {
         let mut combined = serde_json::to_value(&self.own).unwrap_or_default();
-        combined["servers"] = serde_json::json!([{"url": "/", "description": "The gateway"}]);
+        combined["servers"] = json!([{"url": "/", "description": "The gateway"}]);
+        at_the_edge(&mut combined);
         let mut missing = Vec::new();
         for (context, base) in &self.upstreams {
             match self.fetch(base).await {
@@ -113,8 +114,9 @@ fn merge(combined: &mut Value, context: &str, mut document: Value) {
         }
     }
     if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
-        for (path, item) in std::mem::take(paths) {
+        for (path, mut item) in std::mem::take(paths) {
             if path == prefix || path.starts_with(&format!("{prefix}/")) {
+                as_forwarded(&mut item);
                 combined["paths"][path] = item;
             }
         }
@@ -127,6 +129,66 @@ fn merge(combined: &mut Value, context: &str, mut document: Value) {
         }
     }
 }
+
+/// What the edge answers on every route before anything else: a token it refuses, a client over
+/// its rate.
+const EDGE_ANSWERS: [(&str, &str); 2] = [
+    ("401", "The bearer token is not acceptable"),
+    ("429", "This client is sending requests faster than allowed; see Retry-After"),
+];
+
+/// What the gateway adds to every operation it forwards: the edge's answers and its own (a path
+/// it does not forward, an upstream that fails or is slow), and path parameters narrowed to
+/// values that survive its path check (`domain::path`).
+fn as_forwarded(item: &mut Value) {
+    let answers = [
+        ("400", "The path is not one the gateway forwards (a dot segment, a backslash, an encoded slash)"),
+        ("502", "The service could not be reached"),
+        ("503", "The service is failing, and the gateway is not calling it for now"),
+        ("504", "The service did not answer in time"),
+    ];
+    for operation in operations(item) {
+        for (status, description) in EDGE_ANSWERS.into_iter().chain(answers) {
+            add_problem(operation, status, description);
+        }
+        for parameter in operation.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+            if parameter["in"] == "path" && parameter["schema"]["type"] == "string" {
+                let original = parameter["schema"].take();
+                parameter["schema"] = json!({"allOf": [original, {"pattern": FORWARDED_SEGMENT}]});
+            }
+        }
+    }
+}
+
+/// The gateway's own operations pass the edge too.
+fn at_the_edge(document: &mut Value) {
+    for item in document["paths"].as_object_mut().into_iter().flat_map(|paths| paths.values_mut()) {
+        for operation in operations(item) {
+            for (status, description) in EDGE_ANSWERS {
+                add_problem(operation, status, description);
+            }
+        }
+    }
+}
+
+fn operations(item: &mut Value) -> impl Iterator<Item = &mut Value> {
+    item.as_object_mut()
+        .into_iter()
+        .flat_map(|item| item.values_mut())
+        .filter(|operation| operation.get("responses").is_some())
+}
+
+fn add_problem(operation: &mut Value, status: &str, description: &str) {
+    let responses = &mut operation["responses"];
+    if responses.get(status).is_none() {
+        responses[status] = json!({"description": description, "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    }
+}
+
+/// One path segment the gateway forwards, however a client encodes it: not `.` or `..`, and no
+/// slash, backslash, percent sign (a second decoding could make one of them) or control character.
+const FORWARDED_SEGMENT: &str = r"^(?!\.\.?(;|$))[^\\/%\x00-\x1F\x7F]*$";
 
 fn rewrite_refs(value: &mut Value, from: &str, to: &str) {
     match value {

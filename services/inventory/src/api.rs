@@ -107,8 +107,10 @@ pub struct StockPage {
 #[serde(deny_unknown_fields)]
 pub struct PageParams {
     /// The last SKU of the previous page.
+    #[param(min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]+$")]
     pub after: Option<String>,
     /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -118,8 +120,8 @@ pub struct PageParams {
 pub struct ReceiptRequest {
     #[schema(example = 24, minimum = 1, maximum = 1_000_000)]
     pub quantity: i64,
-    /// Where the units came from (a delivery note).
-    #[schema(example = "delivery 2026-118")]
+    /// Where the units came from (a delivery note, at most 200 characters).
+    #[schema(schema_with = reason_schema)]
     pub note: Option<String>,
 }
 
@@ -127,10 +129,20 @@ pub struct ReceiptRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustmentRequest {
-    #[schema(example = -2)]
+    /// Non-zero, at most a million units either way.
+    #[schema(schema_with = delta_schema)]
     pub delta: i64,
-    #[schema(example = "broken in the warehouse")]
+    /// Why (at most 200 characters).
+    #[schema(schema_with = reason_schema)]
     pub reason: String,
+}
+
+fn delta_schema() -> utoipa::openapi::schema::Schema {
+    flotilla_chassis::schema::nonzero_change(stock::MAX_UNITS)
+}
+
+fn reason_schema() -> utoipa::openapi::schema::Object {
+    flotilla_chassis::schema::text_line(200)
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -175,7 +187,7 @@ impl From<&Reservation> for ReservationResponse {
 
 /// How many units of a SKU are free.
 #[utoipa::path(get, path = "/api/v1/inventory/stock/{sku}", tag = "inventory",
-    params(("sku" = String, Path, description = "The SKU")),
+    params(("sku" = String, Path, description = "The SKU: 1 to 64 characters, none of them control characters", min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]+$")),
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "Its free units", body = Availability),
@@ -216,8 +228,8 @@ async fn list_stock(
 /// Receive units into stock (admin). Send an `Idempotency-Key` so that a retry receives once.
 #[utoipa::path(post, path = "/api/v1/inventory/stock/{sku}/receipts", tag = "inventory", request_body = ReceiptRequest,
     params(
-        ("sku" = String, Path, description = "The SKU"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request return the first response"),
+        ("sku" = String, Path, description = "The SKU: 1 to 64 characters, none of them control characters", min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]+$"),
+        idempotency::OptionalKey,
     ),
     security(("bearer" = [])),
     responses(
@@ -245,8 +257,8 @@ async fn receive(
 /// Correct the free count of a SKU (admin): it never takes units that are held or sold.
 #[utoipa::path(post, path = "/api/v1/inventory/stock/{sku}/adjustments", tag = "inventory", request_body = AdjustmentRequest,
     params(
-        ("sku" = String, Path, description = "The SKU"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request return the first response"),
+        ("sku" = String, Path, description = "The SKU: 1 to 64 characters, none of them control characters", min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]+$"),
+        idempotency::OptionalKey,
     ),
     security(("bearer" = [])),
     responses(

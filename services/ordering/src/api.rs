@@ -72,18 +72,28 @@ pub fn router(db: Database, outbox: Outbox, basket: Arc<BasketClient>, timeouts:
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressBody {
-    #[schema(example = "Ada Lovelace")]
+    #[schema(schema_with = required_line)]
     pub name: String,
-    #[schema(example = "12 St James Square")]
+    #[schema(schema_with = required_line)]
     pub line1: String,
+    #[schema(schema_with = optional_line)]
     pub line2: Option<String>,
-    #[schema(example = "London")]
+    #[schema(schema_with = required_line)]
     pub city: String,
-    #[schema(example = "SW1Y 4JH")]
+    #[schema(schema_with = required_line)]
     pub postal_code: String,
     /// ISO 3166-1 alpha-2, upper case.
-    #[schema(example = "GB")]
+    #[schema(example = "GB", pattern = "^[A-Z]{2}$")]
     pub country: String,
+}
+
+/// An address line: not blank, at most 200 characters, no control characters.
+fn required_line() -> utoipa::openapi::schema::Object {
+    flotilla_chassis::schema::text_line(200)
+}
+
+fn optional_line() -> utoipa::openapi::schema::Object {
+    flotilla_chassis::schema::text(200)
 }
 
 /// A checkout of the caller's basket.
@@ -91,11 +101,18 @@ pub struct AddressBody {
 #[serde(deny_unknown_fields)]
 pub struct CheckoutRequest {
     pub ship_to: AddressBody,
-    #[schema(example = "ada@example.com")]
+    /// One `@`, something before it, a dotted domain after it, no spaces; at most 254
+    /// characters.
+    #[schema(
+        example = "ada@example.com",
+        max_length = 254,
+        pattern = "^[^@\\s\\x00-\\x1F\\x7F-\\x9F]+@[^@.\\s\\x00-\\x1F\\x7F-\\x9F][^@\\s\\x00-\\x1F\\x7F-\\x9F]*\\.[^@\\s\\x00-\\x1F\\x7F-\\x9F]*[^@.\\s\\x00-\\x1F\\x7F-\\x9F]$"
+    )]
     pub contact_email: String,
-    /// A card number (the payment provider's test cards: 4242424242424242 approves,
-    /// 4000000000000002 is declined, 4000000000009995 has insufficient funds).
-    #[schema(example = "4242424242424242")]
+    /// A card number of 12 to 19 digits, spaces and hyphens allowed (the payment provider's
+    /// test cards: 4242424242424242 approves, 4000000000000002 is declined, 4000000000009995 has
+    /// insufficient funds).
+    #[schema(example = "4242424242424242", pattern = "^[ -]*([0-9][ -]*){12,19}$")]
     pub payment_method: String,
 }
 
@@ -164,10 +181,12 @@ pub struct OrderPage {
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Only orders with this status.
+    #[param(pattern = "^(pending|stock_reserved|payment_authorized|confirmed|shipped|rejected|cancelled)$")]
     pub status: Option<String>,
     /// The last order id of the previous page.
     pub after: Option<Uuid>,
     /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -224,7 +243,7 @@ fn entry(entry: &Entry) -> TimelineEntry {
 /// order, the same key with another body is refused. The order is accepted (202) and then goes
 /// through its saga; follow it at the `Location`.
 #[utoipa::path(post, path = "/api/v1/ordering/orders", tag = "ordering", request_body = CheckoutRequest,
-    params(("Idempotency-Key" = String, Header, description = "Required: makes a retried checkout return the first order")),
+    params(idempotency::RequiredKey),
     security(("bearer" = [])),
     responses(
         (status = 202, description = "Accepted", body = OrderResponse, headers(("Location" = String))),

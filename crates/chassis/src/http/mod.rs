@@ -10,6 +10,7 @@ mod client;
 mod observe;
 mod ops;
 mod serve;
+mod stack_responses;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +65,8 @@ pub fn service_router(
     separate_ops: bool,
 ) -> ServiceRouters {
     let (api, mut openapi) = api.split_for_parts();
+    stack_responses::document(&mut openapi);
+    openapi.merge(<ProblemSchemas as utoipa::OpenApi>::openapi());
     let (ops, ops_doc) = ops::router(info.clone(), readiness).split_for_parts();
     if !separate_ops {
         openapi.merge(ops_doc);
@@ -122,6 +125,11 @@ async fn security_headers(mut response: Response) -> Response {
     }
     response
 }
+
+/// The problem schemas that every document's error responses name.
+#[derive(utoipa::OpenApi)]
+#[openapi(components(schemas(Problem, crate::problem::FieldViolation)))]
+struct ProblemSchemas;
 
 /// The `bearer` security scheme that protected operations name in `security(("bearer" = []))`.
 fn add_bearer_scheme(openapi: &mut OpenApi) {

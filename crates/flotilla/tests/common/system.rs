@@ -162,6 +162,24 @@ impl System {
         (output.status.success(), text)
     }
 
+    /// As [`System::cli`], with `input` on standard input.
+    pub fn cli_with_input(&self, args: &[&str], input: &str) -> (bool, String) {
+        use std::io::Write;
+        let settings = std::fs::read_to_string(self.dir.path().join("config/dev.toml")).unwrap_or_default();
+        let mut child = self
+            .command(&settings)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.success(), text)
+    }
+
     pub fn assert_consistent(&self) {
         let (ok, report) = self.cli(&["check", "--wait-s", "20"]);
         assert!(ok, "flotilla check found violations:\n{report}");

@@ -34,10 +34,15 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Registration {
-    #[schema(example = "ada@example.com")]
+    /// One `@`, something before it, a dotted domain after it, no spaces or angle brackets; at
+    /// most 254 characters once trimmed; compared in lower case.
+    #[schema(
+        example = "ada@example.com",
+        pattern = "^\\s*[^@\\s<>\\x00-\\x1F\\x7F-\\x9F]+@[^@.\\s<>\\x00-\\x1F\\x7F-\\x9F][^@\\s<>\\x00-\\x1F\\x7F-\\x9F]*\\.[^@\\s<>\\x00-\\x1F\\x7F-\\x9F]*[^@.\\s<>\\x00-\\x1F\\x7F-\\x9F]\\s*$"
+    )]
     pub email: String,
     /// 12 to 128 characters; not only spaces, not one character repeated, not a common password.
-    #[schema(example = "violet anchor tuesday lantern", format = Password)]
+    #[schema(example = "violet anchor tuesday lantern", format = Password, min_length = 12, max_length = 128)]
     pub password: String,
 }
 
@@ -86,7 +91,7 @@ pub(super) async fn new_customer(email: &str, password: String) -> Result<User, 
 /// has an account is answered exactly as a new one, so that registration does not tell a
 /// stranger who has an account (ADR 0014): the account is left as it was, and signing in takes
 /// its own password.
-#[utoipa::path(post, path = "/api/v1/identity/users", tag = "identity", request_body = Registration,
+#[utoipa::path(post, path = "/api/v1/identity/users", security(()), tag = "identity", request_body = Registration,
     responses(
         (status = 201, description = "Registered (or the email already had an account, which is left as it was)", body = UserResponse),
         (status = 422, description = "The email or password is not acceptable", body = Problem, content_type = "application/problem+json"),

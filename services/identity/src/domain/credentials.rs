@@ -21,7 +21,7 @@ pub fn email(raw: &str) -> Result<String, &'static str> {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && email.len() <= 254
+        && email.chars().count() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
     if plausible { Ok(email) } else { Err("must be an email address such as ada@example.com") }
 }

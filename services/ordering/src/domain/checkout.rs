@@ -57,7 +57,8 @@ pub fn check(address: &AddressInput<'_>, email: &str, payment_method: &str) -> V
 }
 
 /// The shape of an address, not its deliverability: one `@` with something on both sides and a
-/// dot in the domain, no spaces, at most 254 characters (RFC 5321's path limit).
+/// dot in the domain, no spaces, at most 254 characters (RFC 5321's path limit, counted in
+/// characters as every other field is).
 fn is_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else { return false };
     !local.is_empty()
@@ -65,7 +66,7 @@ fn is_email(email: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains('@')
-        && email.len() <= 254
+        && email.chars().count() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
