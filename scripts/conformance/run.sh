@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# API conformance, checked by the field's stock tools against what Flotilla publishes: Redocly's
-# linter over every committed OpenAPI document (zero errors), then schemathesis with every check
-# against each running service and through the gateway, with an administrator's token (zero
-# failures). Allowances the schemas cannot express are in schemathesis.toml beside this script,
-# each with its reason.
+# API conformance, checked by the field's stock tools against what Flotilla publishes: the
+# AsyncAPI CLI over the event document, Redocly's linter over every committed OpenAPI document
+# (zero errors), then schemathesis with every check against each running service and through the
+# gateway, with an administrator's token (zero failures). Allowances the schemas cannot express
+# are in schemathesis.toml beside this script, each with its reason.
 #
 #   scripts/conformance/run.sh            # lint, then run everything embedded on ports 18080-18089
 #   EXAMPLES=100 scripts/conformance/run.sh
@@ -23,18 +23,38 @@ if ! schemathesis --version 2>/dev/null | grep -q "$schemathesis_version"; then
   echo "provisioning schemathesis $schemathesis_version (PyPI)" >&2
   pip_install "schemathesis==$schemathesis_version"
 fi
-redocly_version=2.77.0
-tools=target/tools/redocly
-if ! "$tools/node_modules/.bin/redocly" --version 2>/dev/null | grep -q "$redocly_version"; then
-  echo "provisioning @redocly/cli $redocly_version (npm)" >&2
-  mkdir -p "$tools"
-  npm install --silent --no-audit --no-fund --prefix "$tools" "@redocly/cli@$redocly_version" >/dev/null
+# npm tools live outside the checkout, so that a fresh clone does not fetch them again.
+tools=${FLOTILLA_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/flotilla/tools}
+npm_tool() { # package version binary
+  local prefix="$tools/$1@$2"
+  if [ ! -x "$prefix/node_modules/.bin/$3" ]; then
+    echo "provisioning $1 $2 (npm)" >&2
+    mkdir -p "$prefix"
+    npm install --silent --no-audit --no-fund --prefix "$prefix" "$1@$2" >/dev/null
+  fi
+  echo "$prefix/node_modules/.bin/$3"
+}
+redocly=$(npm_tool @redocly/cli 2.77.0 redocly)
+asyncapi=$(npm_tool @asyncapi/cli 6.2.0 asyncapi)
+
+echo "== AsyncAPI CLI: docs/events/asyncapi.json"
+# The CLI reports usage to a metrics service unless its settings file says not to.
+metrics=$(mktemp)
+echo '{"analyticsEnabled": "false", "infoMessageShown": "true", "userID": "flotilla-ci"}' >"$metrics"
+if ASYNCAPI_METRICS_CONFIG_PATH="$metrics" SUPPRESS_NO_CONFIG_WARNING=1 "$asyncapi" validate \
+  docs/events/asyncapi.json --fail-severity warn >"$metrics.out" 2>&1; then
+  asyncapi_errors=0
+  echo "  valid, no error or warning"
+else
+  asyncapi_errors=1
+  cat "$metrics.out" >&2
 fi
+rm -f "$metrics" "$metrics.out"
 
 echo "== Redocly lint (recommended rules): errors per document"
 lint_errors=0
 for document in docs/api/*.openapi.json; do
-  summary=$("$tools/node_modules/.bin/redocly" lint "$document" --format=summary 2>&1 || true)
+  summary=$("$redocly" lint "$document" --format=summary 2>&1 || true)
   errors=$(printf '%s\n' "$summary" | awk '$1 == "error" {sum += $NF} END {print sum + 0}')
   warnings=$(printf '%s\n' "$summary" | awk '$1 == "warning" {sum += $NF} END {print sum + 0}')
   printf '  %-40s %s errors, %s warnings\n' "$document" "$errors" "$warnings"
@@ -89,5 +109,5 @@ for service in $services gateway-combined; do
   failures=$((failures + ${found:-0} + errored))
 done
 
-echo "Redocly errors: $lint_errors; schemathesis failures: $failures"
-[ "$lint_errors" -eq 0 ] && [ "$failures" -eq 0 ]
+echo "AsyncAPI errors: $asyncapi_errors; Redocly errors: $lint_errors; schemathesis failures: $failures"
+[ "$asyncapi_errors" -eq 0 ] && [ "$lint_errors" -eq 0 ] && [ "$failures" -eq 0 ]

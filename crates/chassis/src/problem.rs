@@ -10,12 +10,44 @@ use utoipa::ToSchema;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
-/// One violated rule of a request, located by a JSON pointer (`/price/currency`) or a parameter name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+/// One violated rule of a request, located by a JSON pointer into the body (`/price/currency`)
+/// or by a parameter's name. On the wire it is RFC 9457's shape: `detail`, and `pointer` (a URI
+/// fragment, `#/price/currency`) or `parameter`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldViolation {
     pub field: String,
     pub message: String,
 }
+
+impl Serialize for FieldViolation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("detail", &self.message)?;
+        if self.field.starts_with('/') || self.field.is_empty() {
+            map.serialize_entry("pointer", &format!("#{}", self.field))?;
+        } else {
+            map.serialize_entry("parameter", &self.field)?;
+        }
+        map.end()
+    }
+}
+
+impl utoipa::PartialSchema for FieldViolation {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let text = |description: &str| ObjectBuilder::new().schema_type(Type::String).description(Some(description));
+        ObjectBuilder::new()
+            .description(Some("One violated rule of a request (RFC 9457 §3): where, and what is wrong."))
+            .property("detail", text("What is wrong with the value"))
+            .required("detail")
+            .property("pointer", text("Where in the body: a JSON Pointer as a URI fragment (#/price/currency)"))
+            .property("parameter", text("Which path or query parameter"))
+            .into()
+    }
+}
+
+impl ToSchema for FieldViolation {}
 
 impl FieldViolation {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -27,7 +59,7 @@ impl FieldViolation {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
-    #[schema(example = "urn:flotilla:problem:validation")]
+    #[schema(schema_with = problem_types)]
     pub kind: String,
     pub title: &'static str,
     pub status: u16,
@@ -38,6 +70,17 @@ pub struct Problem {
     /// Headers that belong to this kind of error (`Retry-After`, `WWW-Authenticate`).
     #[serde(skip)]
     headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Every problem type, so that a client can switch over them exhaustively.
+fn problem_types() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("The problem type (docs/api/problems.md); clients branch on it"))
+        .enum_values(Some(ProblemKind::ALL.iter().map(|kind| format!("urn:flotilla:problem:{}", kind.slug()))))
+        .examples(["urn:flotilla:problem:validation"])
+        .build()
 }
 
 /// The catalogue of problem types. Adding one is fine; changing a slug breaks clients.
@@ -66,6 +109,30 @@ pub enum ProblemKind {
 }
 
 impl ProblemKind {
+    /// Every kind, in the order of docs/api/problems.md.
+    pub const ALL: [ProblemKind; 20] = [
+        Self::Validation,
+        Self::MalformedBody,
+        Self::UnsupportedMediaType,
+        Self::PayloadTooLarge,
+        Self::InvalidParameter,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::Conflict,
+        Self::IdempotencyKeyReused,
+        Self::PreconditionFailed,
+        Self::PreconditionRequired,
+        Self::Overloaded,
+        Self::Timeout,
+        Self::Unavailable,
+        Self::Internal,
+        Self::Unauthenticated,
+        Self::Forbidden,
+        Self::RateLimited,
+        Self::BadGateway,
+        Self::UpstreamTimeout,
+    ];
+
     pub fn slug(self) -> &'static str {
         self.describe().0
     }
@@ -233,30 +300,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_kind_is_documented_and_every_documented_type_is_a_kind() {
+        let table = include_str!("../../../docs/api/problems.md");
+        let documented: std::collections::BTreeSet<&str> = table
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `")?.split('`').next())
+            .filter(|slug| !matches!(*slug, "type" | "title" | "status" | "detail" | "errors"))
+            .collect();
+        let kinds: std::collections::BTreeSet<&str> = ProblemKind::ALL.iter().map(|kind| kind.slug()).collect();
+        // The payment-provider simulator speaks for a card processor, with a type of its own.
+        let simulator = std::collections::BTreeSet::from(["card-declined"]);
+        assert_eq!(&documented - &simulator, kinds, "docs/api/problems.md and ProblemKind::ALL differ");
+    }
+
+    #[test]
+    fn violations_take_rfc_9457_s_shape() {
+        let body = serde_json::to_value(FieldViolation::new("/price/currency", "must be upper case")).unwrap();
+        assert_eq!(body, serde_json::json!({"detail": "must be upper case", "pointer": "#/price/currency"}));
+        let parameter = serde_json::to_value(FieldViolation::new("limit", "must be at most 100")).unwrap();
+        assert_eq!(parameter, serde_json::json!({"detail": "must be at most 100", "parameter": "limit"}));
+    }
+
+    #[test]
     fn every_kind_has_a_distinct_slug_and_an_error_status() {
-        use ProblemKind::*;
-        let kinds = [
-            Validation,
-            MalformedBody,
-            UnsupportedMediaType,
-            PayloadTooLarge,
-            InvalidParameter,
-            NotFound,
-            MethodNotAllowed,
-            Conflict,
-            IdempotencyKeyReused,
-            PreconditionFailed,
-            PreconditionRequired,
-            Overloaded,
-            Timeout,
-            Unavailable,
-            Internal,
-            Unauthenticated,
-            Forbidden,
-            RateLimited,
-            BadGateway,
-            UpstreamTimeout,
-        ];
+        let kinds = ProblemKind::ALL;
         let slugs: std::collections::BTreeSet<_> = kinds.iter().map(|k| k.slug()).collect();
         assert_eq!(slugs.len(), kinds.len());
         for kind in kinds {

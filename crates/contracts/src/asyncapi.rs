@@ -99,6 +99,21 @@ pub fn document(messages: &[MessageInfo]) -> Value {
     })
 }
 
+/// Puts each message's committed examples (`docs/events/examples/<type>/<name>.json`, given here
+/// as name and payload) into its message, so that readers and tools see real payloads beside the
+/// schema.
+pub fn add_examples(document: &mut Value, examples: &[(&str, Vec<(String, Value)>)]) {
+    for (message_type, payloads) in examples {
+        let message = &mut document["components"]["messages"][*message_type];
+        if message.is_object() && !payloads.is_empty() {
+            message["examples"] = payloads
+                .iter()
+                .map(|(name, payload)| json!({ "name": name, "summary": format!("{message_type} as sent"), "payload": payload }))
+                .collect();
+        }
+    }
+}
+
 /// The CloudEvents attributes as they travel: `ce-` headers (NATS binary content mode).
 fn headers_schema() -> Value {
     let text = |description: &str| json!({ "type": "string", "description": description });

@@ -31,6 +31,7 @@ pub enum AttributeValue {
 pub struct ProductState {
     pub product_id: Uuid,
     /// Grows by one with every change; a consumer can ignore a state older than one it has.
+    #[schemars(range(min = 1))]
     pub version: i64,
     pub sku: String,
     pub name: String,
@@ -74,6 +75,7 @@ impl Message for ProductUpdatedV1 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductPriceChangedV1 {
     pub product_id: Uuid,
+    #[schemars(range(min = 1))]
     pub version: i64,
     pub previous_price: Money,
     pub price: Money,
@@ -91,6 +93,7 @@ impl Message for ProductPriceChangedV1 {
 pub struct ProductDeletedV1 {
     pub product_id: Uuid,
     /// The version that was deleted.
+    #[schemars(range(min = 1))]
     pub version: i64,
     pub sku: String,
 }

@@ -27,6 +27,7 @@ pub(crate) const MESSAGES: &[fn() -> MessageInfo] = &[
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockLine {
     pub sku: String,
+    #[schemars(range(min = 1))]
     pub quantity: u32,
 }
 
@@ -50,6 +51,7 @@ impl Message for ReserveStockV1 {
 pub struct StockReservedV1 {
     pub order_id: Uuid,
     /// When the hold lapses unless committed first (RFC 3339, UTC).
+    #[schemars(extend("format" = "date-time"))]
     pub expires_at: String,
 }
 
@@ -66,6 +68,7 @@ impl Message for StockReservedV1 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Shortage {
     pub sku: String,
+    #[schemars(range(min = 1))]
     pub requested: u32,
     /// Units free when the reservation was tried (0 for a SKU inventory does not stock).
     pub available: u32,

@@ -18,6 +18,10 @@ pub mod shipping;
 pub use message::{Message, MessageInfo, MessageKind, address, schema_of};
 pub use money::Money;
 
+/// The committed AsyncAPI document, as `committed_asyncapi_document_matches_the_types` keeps it:
+/// generated from these types, with each message's committed examples.
+pub const ASYNCAPI_DOCUMENT: &str = include_str!("../../../docs/events/asyncapi.json");
+
 /// Each context's messages (`flotilla new service` adds a context's list here).
 const CONTEXTS: &[&[fn() -> MessageInfo]] =
     &[catalog::MESSAGES, inventory::MESSAGES, payments::MESSAGES, ordering::MESSAGES, shipping::MESSAGES];

@@ -22,6 +22,7 @@ pub struct OrderLine {
     pub product_id: Uuid,
     pub sku: String,
     pub name: String,
+    #[schemars(range(min = 1))]
     pub quantity: u32,
     pub unit_price: Money,
 }
@@ -35,6 +36,7 @@ pub struct Address {
     pub city: String,
     pub postal_code: String,
     /// ISO 3166-1 alpha-2, upper case.
+    #[schemars(regex(pattern = r"^[A-Z]{2}$"))]
     pub country: String,
 }
 
@@ -42,7 +44,9 @@ pub struct Address {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Customer {
     /// The customer's subject (user id).
+    #[schemars(length(min = 1, max = 255))]
     pub customer_id: String,
+    #[schemars(email)]
     pub email: String,
 }
 
@@ -52,6 +56,7 @@ pub struct OrderPlacedV1 {
     pub order_id: Uuid,
     pub customer: Customer,
     /// The basket's version the order was placed from: a basket changed since keeps its lines.
+    #[schemars(range(min = 0))]
     pub basket_version: i64,
     pub lines: Vec<OrderLine>,
     pub total: Money,

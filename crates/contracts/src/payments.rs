@@ -27,6 +27,7 @@ pub(crate) const MESSAGES: &[fn() -> MessageInfo] = &[
 pub struct AuthorizePaymentV1 {
     pub order_id: Uuid,
     /// Whose order it is, so that only they (and admins) may look at its payment.
+    #[schemars(length(min = 1, max = 255))]
     pub customer_id: String,
     pub amount: Money,
     /// What the processor charges: one of its test card numbers here. A live integration would

@@ -87,7 +87,19 @@ fn committed_json_schemas_match_the_types() {
 
 #[test]
 fn committed_asyncapi_document_matches_the_types() {
-    let document = asyncapi::document(&registry());
+    let messages = registry();
+    let mut document = asyncapi::document(&messages);
+    let examples: Vec<(&str, Vec<(String, serde_json::Value)>)> = messages
+        .iter()
+        .map(|info| {
+            let named = examples_of(info)
+                .into_iter()
+                .map(|(path, payload)| (path.file_stem().unwrap().to_string_lossy().into_owned(), payload))
+                .collect();
+            (info.message_type, named)
+        })
+        .collect();
+    asyncapi::add_examples(&mut document, &examples);
     assert_eq!(document["asyncapi"], "3.0.0");
     check_committed(&docs().join("asyncapi.json"), &pretty(&document));
 }

@@ -181,6 +181,16 @@ pub async fn assert_committed_openapi(app: &TestApp) {
     );
 }
 
+/// Where one of a problem's `errors` points, as the service named it: the body's JSON Pointer
+/// (`/price/currency`, from RFC 9457's `#/price/currency`) or a parameter's name.
+pub fn location(violation: &Value) -> String {
+    match (violation["pointer"].as_str(), violation["parameter"].as_str()) {
+        (Some(pointer), _) => pointer.strip_prefix('#').unwrap_or(pointer).to_owned(),
+        (None, Some(parameter)) => parameter.to_owned(),
+        (None, None) => panic!("a violation names neither a pointer nor a parameter: {violation}"),
+    }
+}
+
 /// A port that was free a moment ago, for a service that must know its address before it
 /// starts (an issuer names itself in its tokens).
 pub fn free_port() -> u16 {

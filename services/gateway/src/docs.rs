@@ -154,7 +154,7 @@ fn as_forwarded(item: &mut Value) {
         for parameter in operation.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
             if parameter["in"] == "path" && parameter["schema"]["type"] == "string" {
                 let original = parameter["schema"].take();
-                parameter["schema"] = json!({"allOf": [original, {"pattern": FORWARDED_SEGMENT}]});
+                parameter["schema"] = json!({"type": "string", "allOf": [original, {"pattern": FORWARDED_SEGMENT}]});
             }
         }
     }

@@ -7,6 +7,7 @@ mod bff;
 mod docs;
 pub mod domain;
 mod edge;
+mod events;
 mod proxy;
 mod session;
 pub mod settings;
@@ -48,7 +49,10 @@ pub static SERVICE: ServiceDefinition = ServiceDefinition {
             then authenticated by their session cookie (state changes also need X-CSRF-Token); API \
             clients send a bearer token from the identity provider."
     ),
-    tags((name = "session", description = "The browser session (backend-for-frontend)")),
+    tags(
+        (name = "session", description = "The browser session (backend-for-frontend)"),
+        (name = "events", description = "The messages services exchange: AsyncAPI and JSON Schemas"),
+    ),
 )]
 struct ApiDoc;
 
@@ -102,6 +106,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         };
         let entry = OpenApiRouter::with_openapi(ApiDoc::openapi())
             .merge(bff::router())
+            .merge(events::router())
             .route("/api/v1/{*path}", any(proxy::proxy))
             .layer(axum::middleware::from_fn_with_state(state.clone(), edge::rate_limit))
             .with_state(state);

@@ -174,23 +174,23 @@ async fn what_a_basket_may_hold_is_bounded(backend: Backend) {
     let over =
         expect_problem(post(skillet.product_id, 2).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "validation")
             .await;
-    assert_eq!(over["errors"][0]["field"], "/quantity", "{over}");
-    assert!(over["errors"][0]["message"].as_str().unwrap().contains("at most 99"), "{over}");
+    assert_eq!(flotilla_testkit::location(&over["errors"][0]), "/quantity", "{over}");
+    assert!(over["errors"][0]["detail"].as_str().unwrap().contains("at most 99"), "{over}");
     assert_eq!(line(&add(&alice, &items, skillet.product_id, 1).await, skillet.product_id)["quantity"], 99);
 
     let dollars = world.product("Import Skillet", 4200, "USD").await;
     let currency =
         expect_problem(post(dollars.product_id, 1).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "validation")
             .await;
-    assert_eq!(currency["errors"][0]["field"], "/product_id", "{currency}");
+    assert_eq!(flotilla_testkit::location(&currency["errors"][0]), "/product_id", "{currency}");
     let by_put =
         alice.put(world.item_url("alice", dollars.product_id)).json(&json!({"quantity": 1})).send().await.unwrap();
     let by_put = expect_problem(by_put, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
-    assert_eq!(by_put["errors"][0]["field"], "product_id", "a product named in the path: {by_put}");
+    assert_eq!(flotilla_testkit::location(&by_put["errors"][0]), "product_id", "a product named in the path: {by_put}");
 
     let unknown =
         expect_problem(post(Uuid::now_v7(), 1).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
-    assert_eq!(unknown["errors"][0], json!({"field": "/product_id", "message": "is not in the catalogue"}));
+    assert_eq!(unknown["errors"][0], json!({"detail": "is not in the catalogue", "pointer": "#/product_id"}));
 
     for n in 1..MAX_LINES {
         let product = world.product(&format!("Spatula {n}"), 500, "EUR").await;
@@ -200,8 +200,8 @@ async fn what_a_basket_may_hold_is_bounded(backend: Backend) {
     let full =
         expect_problem(post(one_more.product_id, 1).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "validation")
             .await;
-    assert_eq!(full["errors"][0]["field"], "/product_id", "{full}");
-    assert!(full["errors"][0]["message"].as_str().unwrap().contains(&format!("{MAX_LINES} lines")), "{full}");
+    assert_eq!(flotilla_testkit::location(&full["errors"][0]), "/product_id", "{full}");
+    assert!(full["errors"][0]["detail"].as_str().unwrap().contains(&format!("{MAX_LINES} lines")), "{full}");
 
     let (basket, _) = read(&alice, &world.basket_url("alice")).await;
     assert_eq!(basket["lines"].as_array().unwrap().len(), MAX_LINES);

@@ -78,7 +78,7 @@ async fn a_deleted_product_is_unavailable_and_can_only_be_removed(backend: Backe
         .await
         .unwrap();
     let problem = expect_problem(more, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
-    assert_eq!(problem["errors"][0], json!({"field": "/product_id", "message": "is no longer in the catalogue"}));
+    assert_eq!(problem["errors"][0], json!({"detail": "is no longer in the catalogue", "pointer": "#/product_id"}));
     let set =
         alice.put(world.item_url("alice", skillet.product_id)).json(&json!({"quantity": 3})).send().await.unwrap();
     expect_problem(set, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
@@ -99,7 +99,7 @@ async fn a_deleted_product_is_unavailable_and_can_only_be_removed(backend: Backe
     world.settled().await;
     let ghost = alice.post(world.items_url("alice")).json(&json!({"product_id": unseen, "quantity": 1})).send();
     let problem = expect_problem(ghost.await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
-    assert_eq!(problem["errors"][0]["message"], "is not in the catalogue");
+    assert_eq!(problem["errors"][0]["detail"], "is not in the catalogue");
     world.stop().await;
 }
 

@@ -129,7 +129,9 @@ async fn malformed_bodies_get_problems_and_write_nothing(backend: Backend) {
             .send()
             .await
             .unwrap();
-        expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation").await["errors"][0]["field"].clone()
+        flotilla_testkit::location(
+            &expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation").await["errors"][0],
+        )
     };
     assert_eq!(field(with(&|b| b["price"]["amount_minor"] = json!("x"))).await, "/price/amount_minor");
     assert_eq!(field(with(&|b| b["price"]["currency"] = json!("XXX"))).await, "/price/currency");

@@ -10,7 +10,8 @@ on_both_backends!(
     forwards_with_request_id_trace_and_token_but_no_cookies,
     security_headers_are_on_every_response,
     the_combined_document_and_swagger_ui_are_served_locally,
-    malformed_cookies_and_oversized_headers_get_a_clean_4xx
+    malformed_cookies_and_oversized_headers_get_a_clean_4xx,
+    the_event_contracts_are_served_with_their_examples
 );
 
 async fn forwards_with_request_id_trace_and_token_but_no_cookies(backend: Backend) {
@@ -99,4 +100,20 @@ async fn malformed_cookies_and_oversized_headers_get_a_clean_4xx(backend: Backen
     let enormous = "x".repeat(1024 * 1024);
     let response = app.client.get(app.url("/auth/session")).header("x-padding", enormous).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+}
+
+async fn the_event_contracts_are_served_with_their_examples(backend: Backend) {
+    let (_upstream, url) = Upstream::start().await;
+    let app = gateway(backend, &url, &[]).await;
+    let document: Value = app.client.get(app.url("/events/asyncapi.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(document["asyncapi"], "3.0.0");
+    let placed = &document["components"]["messages"]["flotilla.ordering.order-placed.v1"];
+    assert!(placed["examples"][0]["payload"]["order_id"].is_string(), "{placed}");
+    let schema = app.client.get(app.url("/events/schemas/flotilla.ordering.order-placed.v1")).send().await.unwrap();
+    assert_eq!(schema.status(), StatusCode::OK);
+    let schema: Value = schema.json().await.unwrap();
+    assert_eq!(schema["properties"]["total"]["properties"]["amount_minor"]["minimum"], 0);
+    let unknown = app.client.get(app.url("/events/schemas/flotilla.nowhere.nothing.v1")).send().await.unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_eq!(unknown.headers()["content-type"], "application/problem+json");
 }

@@ -44,8 +44,8 @@ async fn blank_repeated_and_common_passwords_are_refused_with_the_field_named() 
         assert_eq!(response.headers()["content-type"], "application/problem+json");
         let problem: Value = response.json().await.unwrap();
         assert_eq!(problem["type"], "urn:flotilla:problem:validation");
-        assert_eq!(problem["errors"][0]["field"], "/password");
-        assert!(problem["errors"][0]["message"].as_str().unwrap().starts_with(says), "{problem}");
+        assert_eq!(flotilla_testkit::location(&problem["errors"][0]), "/password");
+        assert!(problem["errors"][0]["detail"].as_str().unwrap().starts_with(says), "{problem}");
     }
     assert_eq!(register(&app, "pat@example.com", "no rules but length").await.status(), StatusCode::CREATED);
 }

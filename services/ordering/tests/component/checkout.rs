@@ -41,15 +41,14 @@ async fn bad_checkouts_are_problems_and_accept_nothing(backend: Backend) {
     expect_problem(no_key, StatusCode::BAD_REQUEST, "invalid-parameter").await;
     let empty = world.checkout_with("empty", &checkout_body(APPROVE)).await;
     let problem = expect_problem(empty, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
-    assert_eq!(problem["errors"][0]["message"], "the basket is empty");
+    assert_eq!(problem["errors"][0]["detail"], "the basket is empty");
     world.fill_basket();
     let mut bad = checkout_body("42");
     bad["ship_to"]["country"] = json!("gb");
     bad["contact_email"] = json!("ada");
     let problem =
         expect_problem(world.checkout_with("bad", &bad).await, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
-    let fields: Vec<&str> =
-        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<String> = problem["errors"].as_array().unwrap().iter().map(flotilla_testkit::location).collect();
     assert_eq!(fields, ["/ship_to/country", "/contact_email", "/payment_method"]);
     let mut extra = checkout_body(APPROVE);
     extra["total"] = json!(1);

@@ -82,7 +82,7 @@ async fn malformed_creates_get_problems_and_write_nothing(backend: Backend) {
         assert_eq!(response.status(), status, "{case}");
         let problem = expect_problem(response, status, slug).await;
         if !field.is_empty() {
-            assert_eq!(problem["errors"][0]["field"], field, "{case}: {problem}");
+            assert_eq!(flotilla_testkit::location(&problem["errors"][0]), field, "{case}: {problem}");
         }
     }
     // Every broken rule is named at once.
@@ -90,8 +90,7 @@ async fn malformed_creates_get_problems_and_write_nothing(backend: Backend) {
     all_wrong["currency"] = json!("usd");
     let problem =
         expect_problem(post(&app, INTENTS, &new_key(), Some(all_wrong)).await, validation, "validation").await;
-    let fields: Vec<&str> =
-        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<String> = problem["errors"].as_array().unwrap().iter().map(flotilla_testkit::location).collect();
     assert_eq!(fields, ["/amount", "/currency", "/reference", "/card_number"], "{problem}");
 
     let form = merchant()
@@ -130,7 +129,7 @@ async fn malformed_captures_and_refunds_change_nothing(backend: Backend) {
     for (path, body, field) in cases {
         let response = post(&app, path, &new_key(), Some(body.clone())).await;
         let problem = expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
-        assert!(problem["errors"][0]["field"].as_str().unwrap().starts_with(field), "{path} {body}: {problem}");
+        assert!(flotilla_testkit::location(&problem["errors"][0]).starts_with(field), "{path} {body}: {problem}");
     }
     // A body must say it is JSON; an empty one may say nothing.
     let untyped = merchant().post(app.url(&capture)).header("idempotency-key", new_key()).body("{}").send().await;

@@ -141,8 +141,8 @@ async fn knobs_out_of_range_are_refused(backend: Backend) {
     for (body, field) in cases {
         let response = merchant().put(app.url(FAULTS)).json(&body).send().await.unwrap();
         let problem = expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
-        assert!(problem["errors"][0]["field"].as_str().unwrap().starts_with(field), "{body}: {problem}");
-        assert!(!problem["errors"][0]["message"].as_str().unwrap().is_empty());
+        assert!(flotilla_testkit::location(&problem["errors"][0]).starts_with(field), "{body}: {problem}");
+        assert!(!problem["errors"][0]["detail"].as_str().unwrap().is_empty());
     }
     let broken = merchant().put(app.url(FAULTS)).header("content-type", "application/json").body("{").send().await;
     expect_problem(broken.unwrap(), StatusCode::BAD_REQUEST, "malformed-body").await;

@@ -30,7 +30,7 @@ async fn bad_parameters_get_problems(backend: Backend) {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
         let problem = expect_problem(response, StatusCode::BAD_REQUEST, "invalid-parameter").await;
         if let Some(field) = field {
-            assert_eq!(problem["errors"][0]["field"], field, "{path}: {problem}");
+            assert_eq!(flotilla_testkit::location(&problem["errors"][0]), field, "{path}: {problem}");
         }
     }
     app.stop().await;
