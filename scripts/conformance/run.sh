@@ -2,8 +2,10 @@
 # API conformance, checked by the field's stock tools against what Flotilla publishes: the
 # AsyncAPI CLI over the event document, Redocly's linter over every committed OpenAPI document
 # (zero errors), then schemathesis with every check against each running service and through the
-# gateway, with an administrator's token (zero failures). Allowances the schemas cannot express
-# are in schemathesis.toml beside this script, each with its reason.
+# gateway, with an administrator's token (zero failures), then the Python clients generated from
+# the documents (clients.sh) checked for staleness and driven through the gateway
+# (client_test.py). Allowances the schemas cannot express are in schemathesis.toml beside this
+# script, each with its reason.
 #
 #   scripts/conformance/run.sh            # lint, then run everything embedded on ports 18080-18089
 #   EXAMPLES=100 scripts/conformance/run.sh
@@ -109,5 +111,11 @@ for service in $services gateway-combined; do
   failures=$((failures + ${found:-0} + errored))
 done
 
-echo "AsyncAPI errors: $asyncapi_errors; Redocly errors: $lint_errors; schemathesis failures: $failures"
-[ "$asyncapi_errors" -eq 0 ] && [ "$lint_errors" -eq 0 ] && [ "$failures" -eq 0 ]
+echo "== generated clients (openapi-python-client): current, and working through the gateway"
+clients=0
+scripts/conformance/clients.sh check || clients=1
+PYTHONPATH=clients/python python3 "$here/client_test.py" "http://127.0.0.1:${port[gateway]}" "$token" || clients=1
+
+echo "AsyncAPI errors: $asyncapi_errors; Redocly errors: $lint_errors; schemathesis failures: $failures;" \
+  "client failures: $clients"
+[ "$asyncapi_errors" -eq 0 ] && [ "$lint_errors" -eq 0 ] && [ "$failures" -eq 0 ] && [ "$clients" -eq 0 ]

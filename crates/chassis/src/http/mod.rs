@@ -72,6 +72,7 @@ pub fn service_router(
         openapi.merge(ops_doc);
     }
     add_bearer_scheme(&mut openapi);
+    public_means_no_security(&mut openapi);
     // Relative to the document: wherever it was fetched from serves what it describes.
     openapi.servers = Some(vec![utoipa::openapi::Server::new("/")]);
     let own_openapi = Arc::new(openapi.to_pretty_json().unwrap_or_default());
@@ -124,6 +125,21 @@ async fn security_headers(mut response: Response) -> Response {
         headers.entry(name).or_insert(HeaderValue::from_static(value));
     }
     response
+}
+
+/// `security(())` writes `[{}]`, "an empty requirement is enough"; OpenAPI's own way to say an
+/// operation is public is `[]`, which linters and client generators read as public.
+fn public_means_no_security(openapi: &mut OpenApi) {
+    for item in openapi.paths.paths.values_mut() {
+        for operation in stack_responses::operations(item) {
+            if let Some(security) = &mut operation.security
+                && security.len() == 1
+                && serde_json::to_value(&security[0]).is_ok_and(|value| value == serde_json::json!({}))
+            {
+                security.clear();
+            }
+        }
+    }
 }
 
 /// The problem schemas that every document's error responses name.

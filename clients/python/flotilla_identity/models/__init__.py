@@ -1,0 +1,21 @@
+"""Contains all the data models used in inputs/outputs"""
+
+from .check_result import CheckResult
+from .field_violation import FieldViolation
+from .problem import Problem
+from .problem_type import ProblemType
+from .readiness_report import ReadinessReport
+from .registration import Registration
+from .user_response import UserResponse
+from .version_info import VersionInfo
+
+__all__ = (
+    "CheckResult",
+    "FieldViolation",
+    "Problem",
+    "ProblemType",
+    "ReadinessReport",
+    "Registration",
+    "UserResponse",
+    "VersionInfo",
+)

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+T = TypeVar("T", bound="VersionInfo")
+
+
+@_attrs_define
+class VersionInfo:
+    """The body of `/version`.
+
+    Attributes:
+        build_time (str):
+        git_commit (str):
+        product (str):
+        product_version (str):
+        service (str):
+        service_version (str):
+    """
+
+    build_time: str
+    git_commit: str
+    product: str
+    product_version: str
+    service: str
+    service_version: str
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        build_time = self.build_time
+
+        git_commit = self.git_commit
+
+        product = self.product
+
+        product_version = self.product_version
+
+        service = self.service
+
+        service_version = self.service_version
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "build_time": build_time,
+                "git_commit": git_commit,
+                "product": product,
+                "product_version": product_version,
+                "service": service,
+                "service_version": service_version,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        d = dict(src_dict)
+        build_time = d.pop("build_time")
+
+        git_commit = d.pop("git_commit")
+
+        product = d.pop("product")
+
+        product_version = d.pop("product_version")
+
+        service = d.pop("service")
+
+        service_version = d.pop("service_version")
+
+        version_info = cls(
+            build_time=build_time,
+            git_commit=git_commit,
+            product=product,
+            product_version=product_version,
+            service=service,
+            service_version=service_version,
+        )
+
+        version_info.additional_properties = d
+        return version_info
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties
