@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
+use crate::objects_only::ObjectsOnly;
 use crate::problem::{FieldViolation, Problem, ProblemKind};
 
 /// A JSON body. Errors carry the JSON pointer of the offending field.
@@ -56,7 +57,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     let mut document: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|error| Problem::new(ProblemKind::MalformedBody).with_detail(error.to_string()))?;
     whole_numbers(&mut document);
-    serde_path_to_error::deserialize(document).map_err(|error| {
+    serde_path_to_error::deserialize(ObjectsOnly(&document)).map_err(|error| {
         let pointer = pointer(error.path());
         let message = error.into_inner().to_string();
         // serde names a missing field only in its message; point at the field itself.
@@ -186,6 +187,41 @@ mod tests {
         let problem = decode::<Body>(br#"{"price":{"amount_minor":4449.5}}"#).unwrap_err();
         assert_eq!((problem.status, problem.errors[0].field.as_str()), (422, "/price/amount_minor"));
         assert!(decode::<Body>(br#"{"price":{"amount_minor":1e300}}"#).is_err());
+    }
+
+    #[test]
+    fn a_struct_is_read_from_an_object_only_never_from_an_array_of_its_fields() {
+        assert!(decode::<Price>(br#"[5]"#).is_err(), "serde alone reads a struct from an array");
+        let nested = decode::<Body>(br#"{"price":[5]}"#).unwrap_err();
+        assert_eq!((nested.status, nested.errors[0].field.as_str()), (422, "/price"));
+        assert!(nested.errors[0].message.contains("an object"), "{:?}", nested.errors);
+        let body = decode::<Body>(br#"{"price":{"amount_minor":5}}"#).unwrap();
+        assert_eq!(body.price.amount_minor, 5);
+    }
+
+    #[test]
+    fn options_sequences_maps_and_enums_still_read_as_serde_reads_them() {
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Colour {
+            DeepRed,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        struct Shapes {
+            maybe: Option<Price>,
+            many: Vec<Price>,
+            named: std::collections::BTreeMap<String, i64>,
+            colour: Colour,
+        }
+        let shapes: Shapes = decode(
+            br#"{"maybe":null,"many":[{"amount_minor":1},{"amount_minor":2}],"named":{"a":1},"colour":"deep_red"}"#,
+        )
+        .unwrap();
+        assert!(shapes.maybe.is_none());
+        assert_eq!(shapes.many.len(), 2);
+        assert_eq!(shapes.named["a"], 1);
+        assert_eq!(shapes.colour, Colour::DeepRed);
+        assert!(decode::<Shapes>(br#"{"maybe":null,"many":[[1]],"named":{},"colour":"deep_red"}"#).is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod metrics;
+mod objects_only;
 pub mod outbound;
 pub mod page;
 pub mod problem;
