@@ -34,6 +34,24 @@ pub fn document(api: &mut OpenApi) {
             for (kind, description) in answers {
                 add(operation, kind, description);
             }
+            exemplify(operation);
+        }
+    }
+}
+
+/// Gives a problem response a handler documented an example body where its status names one
+/// problem type (404 is `not-found`; 400, 422 and 503 stand for several and keep none), with the
+/// response's description as the detail.
+fn exemplify(operation: &mut Operation) {
+    for (status, response) in &mut operation.responses.responses {
+        let RefOr::T(response) = response else { continue };
+        let Some(RefOr::T(content)) = response.content.get_mut(CONTENT_TYPE) else { continue };
+        let mut kinds =
+            ProblemKind::ALL.into_iter().filter(|kind| Problem::new(*kind).status().as_u16().to_string() == *status);
+        if content.example.is_none()
+            && let (Some(kind), None) = (kinds.next(), kinds.next())
+        {
+            content.example = serde_json::to_value(Problem::new(kind).with_detail(response.description.clone())).ok();
         }
     }
 }

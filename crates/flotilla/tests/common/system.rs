@@ -31,13 +31,24 @@ pub struct System {
 }
 
 impl Drop for System {
+    /// A test that fails mid-way still leaves no process behind: SIGTERM first, since `flotilla
+    /// up` stops the services it started (each in a process group of its own) only then, and
+    /// SIGKILL would orphan them; SIGKILL if it has not stopped by the deadline.
     fn drop(&mut self) {
-        if let Some(child) = &mut self.child
-            && matches!(child.try_wait(), Ok(None))
-        {
-            let _ = child.kill();
-            let _ = child.wait();
+        let Some(child) = &mut self.child else { return };
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
         }
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if !matches!(child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
