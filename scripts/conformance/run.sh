@@ -2,7 +2,8 @@
 # API conformance, checked by the field's stock tools against what Flotilla publishes: the
 # AsyncAPI CLI over the event document, Redocly's linter over every committed OpenAPI document
 # (zero errors), then schemathesis with every check against each running service and through the
-# gateway, with an administrator's token (zero failures), then the Python clients generated from
+# gateway, with an administrator's token and, through the gateway, a customer's (zero
+# failures), then the Python clients generated from
 # the documents (clients.sh) checked for staleness and driven through the gateway
 # (client_test.py). Allowances the schemas cannot express are in schemathesis.toml beside this
 # script, each with its reason.
@@ -88,33 +89,45 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 token=$(FLOTILLA_PASSWORD="$password" "$binary" token --email conformance@flotilla.test)
+# A customer too: through the gateway, what an administrator may do a customer is refused, and
+# the documents must say so.
+customer_password="customer $(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+curl -sf -o /dev/null -X POST "http://127.0.0.1:${port[gateway]}/api/v1/identity/users" \
+  -H 'content-type: application/json' \
+  -d "{\"email\": \"customer@flotilla.test\", \"password\": \"$customer_password\"}"
+customer_token=$(FLOTILLA_PASSWORD="$customer_password" "$binary" token --email customer@flotilla.test)
+
+# Before schemathesis, whose registrations use up identity's per-address allowance.
+echo "== generated clients (openapi-python-client): current, and working through the gateway"
+clients=0
+scripts/conformance/clients.sh check || clients=1
+PYTHONPATH=clients/python python3 "$here/client_test.py" "http://127.0.0.1:${port[gateway]}" "$token" || clients=1
 
 echo "== schemathesis $schemathesis_version, --checks all, $examples examples per operation: failures"
 failures=0
-for service in $services gateway-combined; do
+for service in $services gateway-combined gateway-as-customer; do
   target=$service
-  [ "$service" = gateway-combined ] && target=gateway
-  [ "$service" = gateway ] && continue
+  bearer=$token
+  case $service in
+    gateway) continue ;;
+    gateway-combined) target=gateway ;;
+    gateway-as-customer) target=gateway bearer=$customer_token ;;
+  esac
   out="$work/$service.out"
   extra=()
   # Registering a taken email answers as a new one, with an id that names no account (ADR 0014):
   # that the "created" user cannot be read is the point, in every phase.
-  case $service in identity | gateway-combined) extra=(--exclude-checks ensure_resource_availability,use_after_free) ;; esac
+  case $service in identity | gateway-*) extra=(--exclude-checks ensure_resource_availability,use_after_free) ;; esac
   # Run from the work directory: schemathesis keeps its state in ./.schemathesis.
   (cd "$work" && schemathesis --config-file "$root/$here/schemathesis.toml" run \
     "http://127.0.0.1:${port[$target]}/openapi.json" --checks all --max-examples "$examples" \
-    -H "Authorization: Bearer $token" --no-color "${extra[@]}" >"$out" 2>&1) || true
+    -H "Authorization: Bearer $bearer" --no-color "${extra[@]}" >"$out" 2>&1) || true
   found=$(grep -oE '[0-9]+ failures?' "$out" | tail -1 | awk '{print $1}' || true)
   errored=$(grep -cE '^=+ .*errors?' "$out" || true)
   printf '  %-18s %s failures%s\n' "$service" "${found:-0}" "$([ "$errored" -gt 0 ] && echo ', and errors')"
   if [ "${found:-0}" -gt 0 ] || [ "$errored" -gt 0 ]; then sed -n '/^=* FAILURES/,$p' "$out" >&2; fi
   failures=$((failures + ${found:-0} + errored))
 done
-
-echo "== generated clients (openapi-python-client): current, and working through the gateway"
-clients=0
-scripts/conformance/clients.sh check || clients=1
-PYTHONPATH=clients/python python3 "$here/client_test.py" "http://127.0.0.1:${port[gateway]}" "$token" || clients=1
 
 echo "AsyncAPI errors: $asyncapi_errors; Redocly errors: $lint_errors; schemathesis failures: $failures;" \
   "client failures: $clients"
