@@ -19,18 +19,14 @@ trap cleanup EXIT
 
 mkdir -p "$data/config"
 secret=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+# Addresses follow from the ports (the gateway's routes, the issuer, public_url).
 cat > "$data/config/dev.toml" <<TOML
 [log]
 level = "warn"
-[auth]
-issuer = "http://127.0.0.1:18081"
 [services.gateway]
 port = 18080
-public_url = "http://127.0.0.1:18080"
 rate_limit_per_second = 1000000
 rate_limit_burst = 1000000
-upstreams.identity.url = "http://127.0.0.1:18081"
-upstreams.catalog.url = "http://127.0.0.1:18082"
 [services.identity]
 port = 18081
 clients.bench.grant_types = ["client_credentials"]
@@ -40,7 +36,11 @@ port = 18082
 TOML
 FLOTILLA_DATA_DIR="$data" FLOTILLA_CONFIG_DIR="$data/config" FLOTILLA_SERVICES__IDENTITY__CLIENTS__BENCH__SECRET="$secret" \
   "$bin" run > "$out/flotilla-run.log" 2>&1 & pids+=($!)
-until curl -sf -o /dev/null http://127.0.0.1:18080/readyz && curl -sf -o /dev/null http://127.0.0.1:18082/readyz; do sleep 0.05; done
+for _ in $(seq 1 600); do
+  curl -sf -o /dev/null http://127.0.0.1:18080/readyz && curl -sf -o /dev/null http://127.0.0.1:18082/readyz && break
+  kill -0 "${pids[0]}" 2>/dev/null || { cat "$out/flotilla-run.log" >&2; exit 1; }
+  sleep 0.05
+done
 id=$(curl -s 'http://127.0.0.1:18082/api/v1/catalog/products?limit=1' | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
 token=$(curl -s -u "bench:$secret" -d grant_type=client_credentials http://127.0.0.1:18081/oauth2/token \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
