@@ -167,10 +167,7 @@ impl System {
     /// `flotilla <args>` with the system's configuration (as last started); returns (success,
     /// stdout + stderr).
     pub fn cli(&self, args: &[&str]) -> (bool, String) {
-        let settings = std::fs::read_to_string(self.dir.path().join("config/dev.toml")).unwrap_or_default();
-        let output = self.command(&settings).args(args).output().unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        (output.status.success(), text)
+        self.cli_with_input(args, "")
     }
 
     /// As [`System::cli`], with `input` on standard input.
