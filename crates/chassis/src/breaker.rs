@@ -1,5 +1,7 @@
 //! A circuit breaker around a dependency (the gateway's upstreams, the payment provider), as a
-//! state machine without clocks or IO: the caller passes the time in.
+//! state machine without clocks or IO: the caller passes the time in. One made with
+//! [`Breaker::reporting`] also keeps the `flotilla_circuit_breaker_state` gauge of its dependency,
+//! from the start (closed) and at every change, so that every user reports it the same way.
 //!
 //! Closed: requests flow; it opens after `consecutive_failures` failures in a row, or when at
 //! least `error_rate` of the last `window` outcomes failed (once `min_requests` are known).
@@ -95,6 +97,8 @@ pub struct Breaker {
     opened_at: Option<Instant>,
     probes_in_flight: u32,
     probe_successes: u32,
+    /// The `service` and `dependency` labels of its gauge, when it reports one.
+    gauge: Option<(&'static str, String)>,
 }
 
 /// Whether a request may go, and if so whether it is a probe.
@@ -116,11 +120,33 @@ impl Breaker {
             opened_at: None,
             probes_in_flight: 0,
             probe_successes: 0,
+            gauge: None,
         }
+    }
+
+    /// A breaker that reports its state as `flotilla_circuit_breaker_state{service, dependency}`.
+    pub fn reporting(policy: Policy, service: &'static str, dependency: &str) -> Self {
+        let breaker = Self { gauge: Some((service, dependency.to_owned())), ..Self::new(policy) };
+        breaker.report();
+        breaker
     }
 
     pub fn state(&self) -> State {
         self.state
+    }
+
+    fn set_state(&mut self, state: State) {
+        if self.state != state {
+            self.state = state;
+            self.report();
+        }
+    }
+
+    fn report(&self) {
+        if let Some((service, dependency)) = &self.gauge {
+            metrics::gauge!(crate::metrics::CIRCUIT_BREAKER_STATE, "service" => *service, "dependency" => dependency.clone())
+                .set(self.state.level());
+        }
     }
 
     pub fn admit(&mut self, now: Instant) -> Admission {
@@ -132,7 +158,7 @@ impl Breaker {
                 if waited < self.policy.open_for {
                     return Admission::Refused(self.policy.open_for - waited);
                 }
-                self.state = State::HalfOpen;
+                self.set_state(State::HalfOpen);
                 self.probes_in_flight = 0;
                 self.probe_successes = 0;
                 self.admit(now)
@@ -179,14 +205,14 @@ impl Breaker {
     }
 
     fn open(&mut self, now: Instant) {
-        self.state = State::Open;
+        self.set_state(State::Open);
         self.opened_at = Some(now);
         self.outcomes.clear();
         self.consecutive = 0;
     }
 
     fn close(&mut self) {
-        self.state = State::Closed;
+        self.set_state(State::Closed);
         self.opened_at = None;
         self.outcomes.clear();
         self.consecutive = 0;
@@ -255,5 +281,41 @@ mod tests {
             healthy.record(i % 4 != 0, false, t);
         }
         assert_eq!(healthy.state(), State::Closed, "a 25% error rate stays closed");
+    }
+
+    #[test]
+    fn a_reporting_breaker_keeps_its_gauge_from_the_start() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let gauge = || {
+            let text = handle.render();
+            let series = "flotilla_circuit_breaker_state{service=\"probe\",dependency=\"card-processor\"} ";
+            text.lines().find_map(|line| line.strip_prefix(series)).map(str::to_owned)
+        };
+        let t = Instant::now();
+        let mut breaker =
+            metrics::with_local_recorder(&recorder, || Breaker::reporting(POLICY, "probe", "card-processor"));
+        assert_eq!(gauge().as_deref(), Some("0"), "closed before the first call");
+        metrics::with_local_recorder(&recorder, || {
+            for _ in 0..3 {
+                breaker.record(false, false, t);
+            }
+        });
+        assert_eq!(gauge().as_deref(), Some("2"), "open");
+        metrics::with_local_recorder(&recorder, || breaker.admit(t + Duration::from_secs(5)));
+        assert_eq!(gauge().as_deref(), Some("1"), "half-open once a probe may go");
+        metrics::with_local_recorder(&recorder, || {
+            breaker.record(true, true, t + Duration::from_secs(5));
+            breaker.record(true, true, t + Duration::from_secs(5));
+        });
+        assert_eq!(gauge().as_deref(), Some("0"), "closed again");
+        // A breaker that does not report leaves no series behind.
+        metrics::with_local_recorder(&recorder, || {
+            let mut quiet = Breaker::new(POLICY);
+            for _ in 0..3 {
+                quiet.record(false, false, t);
+            }
+        });
+        assert_eq!(handle.render().matches("flotilla_circuit_breaker_state{").count(), 1);
     }
 }

@@ -11,10 +11,22 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub const HTTP_DURATION: &str = "http_server_request_duration_seconds";
 pub const BUILD_INFO: &str = "flotilla_build_info";
+/// 1 while the service's readiness checks pass, 0 otherwise.
+pub const SERVICE_READY: &str = "flotilla_service_ready";
+/// A circuit breaker's state (see [`crate::breaker::State::level`]), by dependency.
+pub const CIRCUIT_BREAKER_STATE: &str = "flotilla_circuit_breaker_state";
+/// Calls to a dependency sent again after a failure, by dependency.
+pub const RETRIES: &str = "flotilla_retries_total";
+/// The time a saga spends in each of its steps, whichever service runs the saga.
+pub const SAGA_STEP_DURATION: &str = "flotilla_saga_step_duration_seconds";
 
 // OpenTelemetry's recommended HTTP buckets, with two finer ones for sub-5 ms services.
 const DURATION_BUCKETS: &[f64] =
     &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+// A saga step waits on other services and their timeouts (tens of seconds), and a confirmed order
+// on a carrier: the HTTP buckets would put every slow step in +Inf.
+const STEP_BUCKETS: &[f64] =
+    &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 /// The service whose `/metrics` reports the process's resource usage.
@@ -23,14 +35,16 @@ static PROCESS_REPORTER: OnceLock<&'static str> = OnceLock::new();
 /// The process-wide handle, installing the recorder on first use.
 pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
-        let builder = PrometheusBuilder::new();
-        // Every `*_duration_seconds` histogram (HTTP, message handlers) shares these buckets. The
-        // list is a non-empty constant, so this cannot fail; fall back to summaries if it did.
-        let builder =
-            match builder.set_buckets_for_metric(Matcher::Suffix("_duration_seconds".into()), DURATION_BUCKETS) {
-                Ok(builder) => builder,
-                Err(_) => PrometheusBuilder::new(),
-            };
+        // Saga steps get buckets of their own (the exporter consults a `Full` matcher before any
+        // `Suffix` one); every other `*_duration_seconds` histogram (HTTP server and client,
+        // message processing) shares the HTTP buckets. The lists are non-empty constants, so
+        // this cannot fail; fall back to summaries if it did.
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(SAGA_STEP_DURATION.into()), STEP_BUCKETS)
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(Matcher::Suffix("_duration_seconds".into()), DURATION_BUCKETS)
+            })
+            .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_err() {
@@ -48,6 +62,20 @@ fn describe() {
         "Duration of HTTP requests served, by method, route template and status; its _count is the request count."
     );
     metrics::describe_gauge!(BUILD_INFO, "Always 1; labels say which build of which service runs.");
+    metrics::describe_gauge!(
+        SERVICE_READY,
+        "1 while the service's readiness checks pass, 0 otherwise; evaluated at every scrape and /readyz."
+    );
+    metrics::describe_gauge!(
+        CIRCUIT_BREAKER_STATE,
+        "The circuit breaker in front of each dependency: 0 closed, 1 half-open, 2 open."
+    );
+    metrics::describe_counter!(RETRIES, "Calls to a dependency sent again after a failed attempt, by dependency.");
+    metrics::describe_histogram!(
+        SAGA_STEP_DURATION,
+        metrics::Unit::Seconds,
+        "Time a saga spent in a step, from entering it to leaving it, by step."
+    );
 }
 
 /// Keeps histogram memory bounded between scrapes; runs until the process ends.
@@ -70,6 +98,16 @@ pub fn record_build_info(service: &'static str, version: &'static str) {
     PROCESS_REPORTER.get_or_init(|| service);
     metrics::gauge!(BUILD_INFO, "service" => service, "version" => version, "commit" => crate::build_info::GIT_COMMIT)
         .set(1.0);
+}
+
+/// Records whether `service` passed its readiness checks just now.
+pub fn record_ready(service: &'static str, ready: bool) {
+    metrics::gauge!(SERVICE_READY, "service" => service).set(if ready { 1.0 } else { 0.0 });
+}
+
+/// Counts one call to `dependency` sent again after a failed attempt.
+pub fn record_retry(service: &'static str, dependency: &str) {
+    metrics::counter!(RETRIES, "service" => service, "dependency" => dependency.to_owned()).increment(1);
 }
 
 /// What `service`'s `/metrics` serves: its own series, then the process's resource usage if it
@@ -210,7 +248,28 @@ mod process {
 
 #[cfg(test)]
 mod tests {
-    use super::own_series;
+    use super::{SAGA_STEP_DURATION, handle, own_series, render_for};
+
+    #[test]
+    fn durations_get_the_http_buckets_and_saga_steps_longer_ones() {
+        handle();
+        let service = "bucket-probe";
+        metrics::histogram!(SAGA_STEP_DURATION, "service" => service, "step" => "reserving").record(20.0);
+        metrics::histogram!("messaging_process_duration_seconds", "service" => service).record(0.002);
+        let text = render_for(service);
+        let buckets = |name: &str| -> Vec<String> {
+            let prefix = format!("{name}_bucket{{");
+            text.lines()
+                .filter(|line| line.starts_with(&prefix))
+                .filter_map(|line| Some(line.split("le=\"").nth(1)?.split('"').next()?.to_owned()))
+                .collect()
+        };
+        let steps = buckets(SAGA_STEP_DURATION);
+        assert!(steps.contains(&"30".to_owned()) && steps.contains(&"86400".to_owned()), "{steps:?}");
+        let process = buckets("messaging_process_duration_seconds");
+        assert!(process.contains(&"0.001".to_owned()) && process.contains(&"10".to_owned()), "{process:?}");
+        assert!(!process.contains(&"30".to_owned()), "{process:?}");
+    }
 
     #[test]
     fn a_service_gets_only_its_own_families_and_samples() {

@@ -253,7 +253,7 @@ fn every_port_passes_promtool_and_serves_only_its_own_series() {
     let scrape = |port: u16| body_of(&http_get(port, "/metrics").unwrap());
     // The demo catalogue's events leave through the relay shortly after start.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !scrape(port("catalog")).contains("flotilla_messages_published_total{service=\"catalog\"") {
+    while !scrape(port("catalog")).contains("messaging_client_sent_messages_total{service=\"catalog\"") {
         assert!(Instant::now() < deadline, "the catalog published nothing: {}", scrape(port("catalog")));
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -279,6 +279,10 @@ fn every_port_passes_promtool_and_serves_only_its_own_series() {
         );
         assert!(body.contains(&format!("flotilla_build_info{{service=\"{name}\"")), "{name}: {body}");
         assert!(body.contains("http_server_request_duration_seconds_count{service="), "{name} counted no request");
+        assert!(
+            body.contains(&format!("flotilla_service_ready{{service=\"{name}\"}} 1")),
+            "{name} is not ready: {body}"
+        );
         if body.contains("process_resident_memory_bytes") {
             process_reporters.push(name);
         }
@@ -294,7 +298,7 @@ fn every_port_passes_promtool_and_serves_only_its_own_series() {
     assert_eq!(process_reporters, ["gateway"], "the process's usage is reported by one port");
     let gateway_metrics = scrape(gateway);
     assert!(
-        gateway_metrics.contains("flotilla_gateway_circuit_state{service=\"gateway\",upstream=\"ghost\"} 2"),
+        gateway_metrics.contains("flotilla_circuit_breaker_state{service=\"gateway\",dependency=\"ghost\"} 2"),
         "the ghost upstream's breaker opened: {gateway_metrics}"
     );
     sigterm(&child.0);

@@ -5,6 +5,8 @@
 //! message through the same handler and inbox (same message id), and removes the row when it
 //! succeeds, or records the new error and leaves it dead.
 
+use std::collections::HashMap;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use flotilla_chassis::db::{Database, timestamp};
@@ -253,6 +255,15 @@ pub async fn get(db: &Database, id: Uuid) -> Result<Option<DeadLetter>, sqlx::Er
         .fetch_optional(db.pool())
         .await?;
     row.as_ref().map(dead_letter_from_row).transpose()
+}
+
+/// How many dead letters each consumer holds (those waiting for a replay included), for the
+/// consumers that hold any.
+pub async fn count_by_consumer(db: &Database) -> Result<HashMap<String, i64>, sqlx::Error> {
+    let rows = sqlx::query("SELECT consumer, COUNT(*) AS held FROM dead_letters GROUP BY consumer")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(|row| Ok((row.try_get("consumer")?, row.try_get("held")?))).collect()
 }
 
 /// Asks the owning consumers to try the selected dead letters again; returns how many.

@@ -1,6 +1,7 @@
 //! Putting messaging into a service: connect the configured bus, start the relay, the timer
-//! worker and the consumers as the service's background work, and hand back the outbox, a readiness check for
-//! the bus, and the `/events` and `/admin/dead-letters` routes.
+//! worker, the consumers and the sampling of their gauges as the service's background work, and
+//! hand back the outbox, a readiness check for the bus, and the `/events` and
+//! `/admin/dead-letters` routes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use secrecy::ExposeSecret;
 use crate::bus::{Bus, BusError};
 use crate::consumer::{Consumer, ConsumerRuntime};
 use crate::embedded::{EmbeddedBus, EmbeddedOptions};
+use crate::metrics::ConsumerGauges;
 use crate::nats::{NatsBus, NatsOptions};
 use crate::outbox::Outbox;
 use crate::relay::Relay;
@@ -53,6 +55,7 @@ pub async fn start(
     let timers = TimerWorker::new(ctx.db.clone(), outbox.clone(), settings.timer_poll());
     ctx.tasks.spawn(timers.run(ctx.stopping.clone()));
 
+    let mut specs = Vec::with_capacity(consumers.len());
     for consumer in consumers {
         let runtime = ConsumerRuntime::new(
             consumer,
@@ -61,7 +64,15 @@ pub async fn start(
             settings.retry_policy(),
             settings.ack_wait(),
         );
+        specs.push(runtime.spec());
         ctx.tasks.spawn(runtime.run(bus.clone(), ctx.stopping.clone()));
+    }
+    if !specs.is_empty() {
+        let gauges = Arc::new(ConsumerGauges::new(service, ctx.db.clone(), bus.clone(), specs));
+        ctx.every(crate::metrics::SAMPLE_EVERY, move || {
+            let gauges = Arc::clone(&gauges);
+            async move { gauges.sample().await }
+        });
     }
 
     let parts = ServiceParts::new(crate::http::router(ctx.db.clone(), publishes))

@@ -17,8 +17,9 @@ use crate::settings::Route;
 use flotilla_chassis::breaker::{Admission, Breaker, State};
 
 const REQUESTS: &str = "flotilla_gateway_upstream_requests_total";
-const DURATION: &str = "flotilla_gateway_upstream_duration_seconds";
-const BREAKER: &str = "flotilla_gateway_circuit_state";
+/// OpenTelemetry's `http.client.request.duration`: one observation per request sent, so a
+/// retried request is observed once per attempt.
+const DURATION: &str = "http_client_request_duration_seconds";
 pub(crate) const RATE_LIMITED: &str = "flotilla_gateway_rate_limited_total";
 
 fn describe() {
@@ -28,9 +29,8 @@ fn describe() {
         metrics::describe_histogram!(
             DURATION,
             metrics::Unit::Seconds,
-            "Time from the gateway's first attempt to the upstream's response, retries included."
+            "Time from sending one attempt upstream to its response headers (or its failure), by upstream."
         );
-        metrics::describe_gauge!(BREAKER, "Each upstream's circuit breaker: 0 closed, 1 half-open, 2 open.");
         metrics::describe_counter!(RATE_LIMITED, "Requests refused with 429 because a client exceeded its rate.");
     });
 }
@@ -57,24 +57,18 @@ impl Upstream {
     pub fn new(route: &Route, http: reqwest::Client) -> Self {
         describe();
         let settings = &route.settings;
-        let upstream = Self {
+        Self {
             name: route.name.clone(),
             base: route.url.trim_end_matches('/').to_owned(),
             timeout: Duration::from_millis(settings.timeout_ms),
             retries: settings.retries,
-            breaker: Mutex::new(Breaker::new(settings.breaker.policy())),
+            breaker: Mutex::new(Breaker::reporting(settings.breaker.policy(), crate::SERVICE.name, &route.name)),
             http,
-        };
-        upstream.publish_state(State::Closed);
-        upstream
+        }
     }
 
     pub fn state(&self) -> State {
         self.breaker.lock().map(|b| b.state()).unwrap_or(State::Open)
-    }
-
-    fn publish_state(&self, state: State) {
-        metrics::gauge!(BREAKER, "service" => crate::SERVICE.name, "upstream" => self.name.clone()).set(state.level());
     }
 
     fn admit(&self) -> Admission {
@@ -92,7 +86,6 @@ impl Upstream {
         drop(breaker);
         if before != after {
             tracing::warn!(upstream = %self.name, from = before.as_str(), to = after.as_str(), "circuit breaker changed state");
-            self.publish_state(after);
         }
     }
 
@@ -106,6 +99,7 @@ impl Upstream {
             .with_max_times(if idempotent { self.retries } else { 0 })
             .with_jitter()
             .build();
+        let mut retry = false;
         loop {
             let probe = match self.admit() {
                 Admission::Allowed => false,
@@ -122,6 +116,9 @@ impl Upstream {
                         .into_response();
                 }
             };
+            if retry {
+                flotilla_chassis::metrics::record_retry(crate::SERVICE.name, &self.name);
+            }
             let started = Instant::now();
             let result = self
                 .http
@@ -151,6 +148,7 @@ impl Upstream {
             if retryable && let Some(delay) = backoff.next() {
                 tracing::info!(upstream = %self.name, outcome, delay_ms = delay.as_millis() as u64, "retrying an idempotent request");
                 tokio::time::sleep(delay).await;
+                retry = true;
                 continue;
             }
             return match result {

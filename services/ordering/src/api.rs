@@ -351,7 +351,7 @@ async fn checkout(
     work.publish(&placed).await?;
     saga::send(&mut work, &mut order, Command::ReserveStock).await.map_err(|e| Problem::internal(&e))?;
     saga::schedule(&mut work, &order, now + state.timeouts.step).await?;
-    store::append(&mut work, order.order_id, 1, Status::Pending, "accepted: reserving stock", None, now).await?;
+    store::append(&mut work, order.order_id, 1, &order.saga, "accepted: reserving stock", None, now).await?;
 
     let timeline =
         [Entry { seq: 1, at: now, status: "pending".into(), step: "accepted: reserving stock".into(), detail: None }];

@@ -8,6 +8,7 @@ mod basket;
 mod consumers;
 pub mod domain;
 pub mod events;
+mod metrics;
 mod saga;
 pub mod store;
 
@@ -29,6 +30,11 @@ pub const MIGRATIONS: &[MigrationFile] = &[
     MigrationFile::portable(2, "idempotency keys", flotilla_chassis::idempotency::TABLE_SQL),
     flotilla_messaging::outbox::migration(3),
     flotilla_messaging::timers::migration(4),
+    MigrationFile::portable(
+        5,
+        "the phase of each timeline entry",
+        include_str!("../migrations/0005_timeline_phase.sql"),
+    ),
 ];
 
 pub static SERVICE: ServiceDefinition = ServiceDefinition {
@@ -94,6 +100,8 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         };
         let consumers = vec![consumers::checkout(Arc::new(timeouts))];
         let messaging = flotilla_messaging::start(&ctx, SERVICE.name, events::published(), consumers).await?;
+        let db = ctx.db.clone();
+        ctx.every(metrics::SAMPLE_EVERY, move || metrics::sample_oldest_open(db.clone()));
         let api = api::router(ctx.db.clone(), messaging.outbox, basket, timeouts);
         Ok(ServiceParts::new(api).merge(messaging.parts))
     })

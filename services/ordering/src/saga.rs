@@ -1,5 +1,6 @@
 //! Runs the saga: applies a step of `domain::saga` to a stored order inside a unit of work, and
-//! turns its decisions into the commands, events, timer and timeline entry that commit with it.
+//! turns its decisions into the commands, events, timer and timeline entry that commit with it,
+//! and into its metrics: the time spent in the phase it leaves, and the order's end.
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::domain::saga::{self, Command, Input, Phase, Publish, Timer};
+use crate::metrics;
 use crate::store::{self, Order};
 
 /// The step of an order came due. Private to ordering: it never leaves the service.
@@ -74,6 +76,10 @@ pub async fn advance(
         return Ok(None);
     };
     let now = OffsetDateTime::now_utc();
+    // Read before this step's entry joins the timeline, which then says when the phase began.
+    let left = order.saga.phase;
+    let entered =
+        if transition.saga.phase == left { None } else { store::phase_entered_at(work, order_id, left).await? };
     let expected = order.version;
     order.version += 1;
     order.saga = transition.saga;
@@ -102,12 +108,18 @@ pub async fn advance(
         }
     }
     let detail = facts.detail.as_deref();
-    store::append(work, order_id, order.version, order.saga.status, transition.note, detail, now).await?;
+    store::append(work, order_id, order.version, &order.saga, transition.note, detail, now).await?;
     // Read and written in one transaction; under PostgreSQL a concurrent step of the same
     // order commits first and this one is retried on the new state.
     if !store::update(work, &order, expected).await? {
         return Err(HandlerError::Transient(format!("order {order_id} moved on while this step ran")));
     }
+    // Recorded once nothing of the step can fail but its commit. A redelivery cannot count it
+    // again: the inbox drops a duplicate, and the saga takes no step after an end.
+    if let Some(entered) = entered {
+        metrics::step_left(left, entered, now);
+    }
+    metrics::reached(&order.saga);
     Ok(Some(order))
 }
 

@@ -1,6 +1,6 @@
 //! The ordering service's SQL, and only its own. Portable across SQLite and PostgreSQL.
 
-use flotilla_chassis::db::{timestamp, timestamp_at};
+use flotilla_chassis::db::{Sql, parse_timestamp, timestamp, timestamp_at};
 use flotilla_contracts::ordering::{Address, OrderLine};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, FromRow, Row};
@@ -158,25 +158,65 @@ pub struct Entry {
     pub detail: Option<String>,
 }
 
+/// Adds entry `seq` to the order's timeline: the step taken at `at`, which left the order's saga
+/// as `saga` (its public status and its phase).
 pub async fn append(
     conn: &mut AnyConnection,
     order_id: Uuid,
     seq: i64,
-    status: Status,
+    saga: &Saga,
     step: &str,
     detail: Option<&str>,
     at: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO order_timeline (order_id, seq, at, status, step, detail) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(order_id.to_string())
-        .bind(seq)
-        .bind(timestamp(at))
-        .bind(status.as_str())
-        .bind(step)
-        .bind(detail)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO order_timeline (order_id, seq, at, status, phase, step, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(order_id.to_string())
+    .bind(seq)
+    .bind(timestamp(at))
+    .bind(saga.status.as_str())
+    .bind(saga.phase.as_str())
+    .bind(step)
+    .bind(detail)
+    .execute(conn)
+    .await?;
     Ok(())
+}
+
+/// When the order last entered `phase`, its current one: the time of the first entry of the
+/// latest run of timeline entries in it. `None` when that cannot be told, because an entry of
+/// the run's start was written before entries recorded their phase.
+pub async fn phase_entered_at(
+    conn: &mut AnyConnection,
+    order_id: Uuid,
+    phase: Phase,
+) -> Result<Option<OffsetDateTime>, sqlx::Error> {
+    let rows = sqlx::query("SELECT at, phase FROM order_timeline WHERE order_id = $1 ORDER BY seq DESC")
+        .bind(order_id.to_string())
+        .fetch_all(conn)
+        .await?;
+    let mut entered = None;
+    for row in &rows {
+        match row.try_get::<Option<String>, _>("phase")? {
+            Some(recorded) if recorded == phase.as_str() => entered = Some(timestamp_at(row, "at")?),
+            Some(_) => break,
+            None => return Ok(None),
+        }
+    }
+    Ok(entered)
+}
+
+/// When the oldest order whose saga has not ended was placed; `None` when every order has ended.
+pub async fn oldest_open(pool: &AnyPool) -> Result<Option<OffsetDateTime>, sqlx::Error> {
+    // By the open statuses, not "not ended", so that the status index reads only open orders.
+    let mut sql = Sql::new("SELECT MIN(created_at) AS oldest FROM orders WHERE status IN (");
+    sql.bind_list(Status::ALL.into_iter().filter(|s| !s.is_terminal()).map(Status::as_str)).push(")");
+    let row = sql.into_query().fetch_one(pool).await?;
+    row.try_get::<Option<String>, _>("oldest")?
+        .map(|text| parse_timestamp(&text).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+        .transpose()
 }
 
 /// The order's timeline after entry `after`, in order.

@@ -26,7 +26,8 @@ use crate::provider::{Intent, Provider, Reply};
 use crate::store::{self, Operation, Payment};
 
 const CALLS: &str = "payments_provider_calls_total";
-const BREAKER: &str = "payments_provider_breaker_state";
+/// The provider as a dependency in the shared breaker and retry series.
+const PROVIDER: &str = "payment-provider";
 
 pub struct Worker {
     db: Database,
@@ -51,13 +52,12 @@ enum Step {
 impl Worker {
     pub fn new(db: Database, outbox: Outbox, provider: Provider, settings: WorkerSettings, wake: Arc<Notify>) -> Self {
         metrics::describe_counter!(CALLS, "Calls payments made to the payment provider, by call and outcome.");
-        metrics::describe_gauge!(BREAKER, "The payment provider's circuit breaker: 0 closed, 1 half-open, 2 open.");
         let retry = RetryPolicy {
             max_attempts: settings.authorize_attempts,
             base: Duration::from_millis(settings.retry_base_ms),
             max: Duration::from_millis(settings.retry_max_ms),
         };
-        let breaker = Mutex::new(Breaker::new(settings.breaker.policy()));
+        let breaker = Mutex::new(Breaker::reporting(settings.breaker.policy(), crate::SERVICE.name, PROVIDER));
         Self { db, outbox, provider, breaker, settings, retry, wake }
     }
 
@@ -117,10 +117,12 @@ impl Worker {
         };
         drop(conn);
         // A void that finds the payment captured becomes a refund: at most one such turn.
-        for _ in 0..2 {
+        for turn in 0..2 {
+            // The refund of such a turn is a call of its own, not the void sent again.
+            let retry = operation.attempts > 0 && turn == 0;
             let step = match payment::call_for(operation.kind, current.state) {
                 None => Step::Settled(current.clone(), payment::answer(operation.kind, Some(current.state))),
-                Some(call) => self.call(call, operation, &current).await,
+                Some(call) => self.call(call, operation, &current, retry).await,
             };
             match step {
                 Step::Settled(payment, answer) => return self.settle(operation, &payment, answer).await,
@@ -172,12 +174,17 @@ impl Worker {
         Ok(())
     }
 
-    async fn call(&self, call: Call, operation: &Operation, current: &Payment) -> Step {
+    /// Makes `call` unless the breaker refuses it; `retry`: an earlier attempt at the operation
+    /// failed.
+    async fn call(&self, call: Call, operation: &Operation, current: &Payment, retry: bool) -> Step {
         let admission = self.admit();
         if let Admission::Refused(_) = admission {
             metrics::counter!(CALLS, "service" => crate::SERVICE.name, "call" => call_name(call), "outcome" => "circuit_open").increment(1);
             let error = "the payment provider's circuit breaker is open".to_owned();
             return Step::Retry { uncertain: operation.uncertain, breaker_open: true, error };
+        }
+        if retry {
+            flotilla_chassis::metrics::record_retry(crate::SERVICE.name, PROVIDER);
         }
         let step = match call {
             Call::Authorize => self.authorize(operation, current).await,
@@ -293,7 +300,6 @@ impl Worker {
     fn record(&self, success: bool, probe: bool) {
         if let Ok(mut breaker) = self.breaker.lock() {
             breaker.record(success, probe, Instant::now());
-            metrics::gauge!(BREAKER, "service" => crate::SERVICE.name).set(breaker.state().level());
         }
     }
 }

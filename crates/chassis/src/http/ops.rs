@@ -19,6 +19,14 @@ struct OpsState {
     readiness: Readiness,
 }
 
+impl OpsState {
+    async fn report(&self) -> ReadinessReport {
+        let report = self.readiness.report().await;
+        crate::metrics::record_ready(self.info.name, report.status == "ready");
+        report
+    }
+}
+
 /// Every service's operations tag, so that no service declares it again.
 #[derive(utoipa::OpenApi)]
 #[openapi(tags((name = "operations", description = "Probes, metrics and version")))]
@@ -45,7 +53,7 @@ async fn livez() -> impl IntoResponse {
     (status = 503, description = "Not ready; the failing checks say why", body = ReadinessReport),
 ))]
 async fn readyz(State(state): State<OpsState>) -> impl IntoResponse {
-    let report = state.readiness.report().await;
+    let report = state.report().await;
     let status = if report.status == "ready" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(report))
 }
@@ -53,6 +61,9 @@ async fn readyz(State(state): State<OpsState>) -> impl IntoResponse {
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(()), responses((status = 200, description = "Metrics", content_type = "text/plain")))]
 async fn metrics(State(state): State<OpsState>) -> impl IntoResponse {
+    // Readiness is evaluated for the scrape itself, so that Prometheus alone keeps the gauge
+    // current even where nothing probes `/readyz`.
+    state.report().await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], crate::metrics::render_for(state.info.name))
 }
 

@@ -6,9 +6,11 @@
 
 mod cases;
 mod flows;
+mod gauges;
 mod world;
 
-/// Generates one test per backend from `async fn case(kind: Kind)` functions in `cases` or `flows`.
+/// Generates one test per backend from `async fn case(kind: Kind)` functions in `cases`, `flows`
+/// or `gauges`.
 macro_rules! conformance {
     ($($module:ident :: $name:ident),* $(,)?) => {
         mod embedded {
@@ -43,4 +45,6 @@ conformance!(
     flows::timers_fire_after_a_restart,
     flows::two_replicas_fire_each_timer_once,
     flows::a_timer_handler_can_schedule_the_next,
+    gauges::a_dead_letter_is_gauged_until_it_is_replayed,
+    gauges::a_stuck_consumer_has_a_backlog_until_it_moves_again,
 );

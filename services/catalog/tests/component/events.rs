@@ -82,7 +82,7 @@ async fn changes_publish_their_events_in_order_and_in_the_request_trace(backend:
 
     // Nothing is left behind in the outbox, and the metrics say so.
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("flotilla_messages_published_total{service=\"catalog\""), "{metrics}");
+    assert!(metrics.contains("messaging_client_sent_messages_total{service=\"catalog\""), "{metrics}");
     let ready: Value = app.client.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
     let bus = ready["checks"].as_array().unwrap().iter().find(|c| c["name"] == "bus").unwrap().clone();
     assert_eq!(bus["status"], "pass");

@@ -1,6 +1,9 @@
-use flotilla_testkit::{Backend, on_both_backends};
+use std::time::{Duration, Instant};
+
+use flotilla_testkit::{Backend, TestApp, on_both_backends};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection, Executor};
 
 use crate::support::*;
 
@@ -8,6 +11,7 @@ on_both_backends!(
     probes_report_live_ready_and_version,
     metrics_count_requests_by_route_template,
     readiness_fails_until_migrations_are_applied,
+    a_scrape_alone_keeps_the_ready_gauge_current,
     responses_are_compressed_on_request,
 );
 
@@ -25,6 +29,50 @@ async fn readiness_fails_until_migrations_are_applied(backend: Backend) {
     let db = flotilla_chassis::service::migrate(&flotilla_catalog::SERVICE, app.config()).await.unwrap();
     db.close().await;
     assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
+    app.stop().await;
+}
+
+/// Scrapes until the catalog's `flotilla_service_ready` says `wanted`. Every catalog of this
+/// binary writes the one series, each when it is scraped; a scrape sets it and reads it back at
+/// once, so another test's scrape can only rarely come between: hence a few tries.
+async fn ready_gauge_becomes(app: &TestApp, wanted: &str) {
+    let series = r#"flotilla_service_ready{service="catalog"} "#;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let value = text.lines().find_map(|line| line.strip_prefix(series)).map(str::to_owned);
+        if value.as_deref() == Some(wanted) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "flotilla_service_ready is {value:?}, not {wanted}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn a_scrape_alone_keeps_the_ready_gauge_current(backend: Backend) {
+    let settings = [("services.catalog.seed", json!(false)), ("database.migrate_on_start", json!(false))];
+    let app = flotilla_testkit::spawn(&flotilla_catalog::SERVICE, backend, &settings).await;
+    ready_gauge_becomes(&app, "0").await;
+    let db = flotilla_chassis::service::migrate(&flotilla_catalog::SERVICE, app.config()).await.unwrap();
+    db.close().await;
+    ready_gauge_becomes(&app, "1").await;
+
+    if backend == Backend::Postgres {
+        // The database stops: it takes no new connection and cuts the open ones.
+        let name = format!("{}catalog", app.config().settings.database.database_prefix);
+        let server = format!("{}/postgres", flotilla_testkit::postgres_server_url());
+        let mut admin = sqlx::AnyConnection::connect(&server).await.unwrap();
+        let allow = |allowed: bool| format!("ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS {allowed}");
+        admin.execute(sqlx::raw_sql(AssertSqlSafe(allow(false)))).await.unwrap();
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+            .bind(&name)
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        ready_gauge_becomes(&app, "0").await;
+        admin.execute(sqlx::raw_sql(AssertSqlSafe(allow(true)))).await.unwrap();
+        ready_gauge_becomes(&app, "1").await;
+    }
     app.stop().await;
 }
 

@@ -15,17 +15,23 @@ on_both_backends!(
 );
 
 async fn idempotent_requests_are_retried_and_others_are_not(backend: Backend) {
+    let metrics = OwnMetrics::start();
+    let retries = || metrics.value(r#"flotilla_retries_total{service="gateway",dependency="echo"}"#);
     let (upstream, url) = Upstream::start().await;
     let app = gateway(backend, &url, &[]).await;
     upstream.script(&[Reply::Status(503), Reply::Status(502)]);
     let response = app.client.get(app.url("/api/v1/echo/a")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK, "two failures, then the third attempt answers");
     assert_eq!(upstream.hits(), 3);
+    assert_eq!(retries(), Some(2.0), "two retries counted");
+    let attempts = metrics.value(r#"http_client_request_duration_seconds_count{service="gateway",upstream="echo"}"#);
+    assert_eq!(attempts, Some(3.0), "every attempt timed");
 
     upstream.script(&[Reply::Status(503)]);
     let response = app.client.post(app.url("/api/v1/echo/b")).body("x").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "a POST is sent once");
     assert_eq!(upstream.hits(), 4);
+    assert_eq!(retries(), Some(2.0), "and never retried");
 }
 
 async fn a_slow_upstream_is_cut_off_at_its_timeout(backend: Backend) {
@@ -49,7 +55,7 @@ async fn breaker_gauge(app: &flotilla_testkit::TestApp) -> String {
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     metrics
         .lines()
-        .find(|l| l.starts_with("flotilla_gateway_circuit_state{service=\"gateway\",upstream=\"echo\"}"))
+        .find(|l| l.starts_with("flotilla_circuit_breaker_state{service=\"gateway\",dependency=\"echo\"}"))
         .unwrap()
         .to_owned()
 }

@@ -77,6 +77,16 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Self; 7] = [
+        Self::Pending,
+        Self::StockReserved,
+        Self::PaymentAuthorized,
+        Self::Confirmed,
+        Self::Shipped,
+        Self::Rejected,
+        Self::Cancelled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -90,17 +100,7 @@ impl Status {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Pending,
-            Self::StockReserved,
-            Self::PaymentAuthorized,
-            Self::Confirmed,
-            Self::Shipped,
-            Self::Rejected,
-            Self::Cancelled,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == text)
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
     }
 
     pub fn is_terminal(self) -> bool {
@@ -537,6 +537,8 @@ mod tests {
         for reason in [Reason::OutOfStock, Reason::PaymentDeclined, Reason::PaymentFailed, Reason::TimedOut] {
             assert_eq!(Reason::parse(reason.as_str()), Some(reason));
         }
-        assert_eq!(Status::parse("pending"), Some(Status::Pending));
+        for status in Status::ALL {
+            assert_eq!(Status::parse(status.as_str()), Some(status));
+        }
     }
 }

@@ -9,5 +9,6 @@ mod access;
 mod checkout;
 mod compensation;
 mod contract;
+mod metrics;
 mod saga;
 mod support;

@@ -51,6 +51,7 @@ async fn a_slow_processor_times_out_then_recovers(backend: Backend) {
     let order = Uuid::now_v7();
     world.ordering.send("ordering", &authorize(order, APPROVE, 900)).await;
     world.metric_reaches(CALLS, &[("call", "authorize"), ("outcome", "unknown")], 2.0).await;
+    world.metric_reaches("flotilla_retries_total", &[("dependency", "payment-provider")], 1.0).await;
     world.ordering.expect_silence(Duration::from_millis(100)).await;
     world.faults(json!({})).await;
     world.ordering.expect::<PaymentAuthorizedV1>().await;
@@ -76,6 +77,9 @@ async fn an_outage_opens_the_breaker_and_authorizations_fail_fast(backend: Backe
         assert!(orders.contains(&failed.order_id));
     }
     world.metric_reaches(CALLS, &[("call", "authorize"), ("outcome", "circuit_open")], 1.0).await;
+    // Its value is every payments' of this binary at once (they share `service`); the breaker's
+    // own test follows the states.
+    world.metric_reaches("flotilla_circuit_breaker_state", &[("dependency", "payment-provider")], 0.0).await;
     // The processor is back: nothing was held during the outage, and once the breaker lets a
     // probe through, payments go through again.
     world.faults(json!({})).await;
