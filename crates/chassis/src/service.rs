@@ -19,6 +19,7 @@ use crate::config::{Config, ConfigError};
 use crate::db::{Database, DbError, MigrationFile};
 use crate::health::{DatabaseReachable, MigrationsApplied, Readiness, ReadinessCheck};
 use crate::http::{ConnectionLimits, ServiceInfo, serve, service_router};
+use crate::telemetry::Tracer;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type BuildFuture = Pin<Box<dyn Future<Output = Result<ServiceParts, BoxError>> + Send>>;
@@ -53,6 +54,8 @@ pub struct ServiceContext {
     pub tasks: TaskTracker,
     /// Verifies bearer tokens against `auth.issuer`; the `Caller` extractor uses the same one.
     pub verifier: Arc<TokenVerifier>,
+    /// The service's spans, for work that runs outside a request (consumers, relays, workers).
+    pub tracer: Tracer,
 }
 
 /// What a service hands back: its API and any extra readiness checks.
@@ -118,6 +121,8 @@ pub enum StartError {
     Bind { service: &'static str, addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Database(#[from] DbError),
+    #[error("{service} cannot export traces: {source}")]
+    Traces { service: &'static str, source: crate::telemetry::ExportSetupError },
     #[error("{service} cannot check tokens: {source}")]
     Auth { service: &'static str, source: crate::auth::SetupError },
     #[error("{service} failed to start: {source}")]
@@ -139,6 +144,7 @@ pub struct Application {
     readiness: Readiness,
     stopping: CancellationToken,
     tasks: TaskTracker,
+    tracer: Tracer,
 }
 
 impl Application {
@@ -170,12 +176,15 @@ impl Application {
             let verifier = TokenVerifier::new(name, settings.auth.clone())
                 .map(Arc::new)
                 .map_err(|source| StartError::Auth { service: name, source })?;
+            let tracer = crate::telemetry::tracer(name, definition.version, &settings.traces)
+                .map_err(|source| StartError::Traces { service: name, source })?;
             let context = ServiceContext {
                 config: config.clone(),
                 db: db.clone(),
                 stopping: stopping.clone(),
                 tasks: tasks.clone(),
                 verifier: verifier.clone(),
+                tracer: tracer.clone(),
             };
             let parts =
                 (definition.build)(context).await.map_err(|source| StartError::Build { service: name, source })?;
@@ -186,7 +195,7 @@ impl Application {
             ];
             checks.extend(parts.checks);
             let readiness = Readiness::new(checks);
-            let info = ServiceInfo { name, version: definition.version, edge: parts.edge };
+            let info = ServiceInfo { name, version: definition.version, edge: parts.edge, tracer: tracer.clone() };
             let routers = service_router(
                 info,
                 parts.api,
@@ -198,7 +207,7 @@ impl Application {
             let router = routers.api.layer(Extension(verifier));
             let ops = ops_listener.zip(routers.ops);
             let openapi = routers.openapi;
-            Ok(Self { definition, config, listener, router, ops, openapi, db, readiness, stopping, tasks })
+            Ok(Self { definition, config, listener, router, ops, openapi, db, readiness, stopping, tasks, tracer })
         }
         .instrument(span)
         .await
@@ -255,6 +264,7 @@ impl Application {
             if let Some(result) = early_exit {
                 stop_background_work(&self.stopping, &self.tasks, http.shutdown_deadline()).await;
                 self.db.close().await;
+                self.tracer.shutdown(http.shutdown_deadline()).await;
                 return result.map_err(|join| StartError::Serve { service: name, source: std::io::Error::other(join) });
             }
 
@@ -276,6 +286,8 @@ impl Application {
             }
             stop_background_work(&self.stopping, &self.tasks, http.shutdown_deadline()).await;
             self.db.close().await;
+            // Last: the spans of the work just finished are among those still queued.
+            self.tracer.shutdown(http.shutdown_deadline()).await;
             tracing::info!("stopped");
             Ok(())
         }

@@ -93,6 +93,9 @@ pub trait Bus: Send + Sync + 'static {
     /// Creates the durable consumer if needed and attaches to it.
     fn subscribe<'a>(&'a self, spec: &'a ConsumerSpec) -> BoxFuture<'a, Result<Box<dyn Subscription>, BusError>>;
 
+    /// What the bus is, as OpenTelemetry's `messaging.system` attribute says it.
+    fn system(&self) -> &'static str;
+
     /// Whether the bus can take publishes now (for `/readyz`).
     fn check(&self) -> BoxFuture<'_, Result<(), BusError>>;
 

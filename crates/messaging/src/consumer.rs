@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use flotilla_chassis::config::DatabaseBackend;
 use flotilla_chassis::db::{Database, timestamp};
 use flotilla_chassis::telemetry::causality::Causality;
-use flotilla_chassis::telemetry::trace_context::TraceContext;
 use flotilla_contracts::Message;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
@@ -26,6 +25,7 @@ use crate::dead_letters::{self, DeadLetterReason, Failure};
 use crate::envelope::{DecodeError, Envelope};
 use crate::metrics::ConsumerLabels;
 use crate::outbox::{Outbox, OutboxError};
+use crate::spans;
 use crate::unit_of_work::UnitOfWork;
 
 /// Why a handler did not apply a message.
@@ -383,7 +383,8 @@ impl ConsumerRuntime {
         let Some(route) = self.inner.consumer.routes.get(envelope.message_type.as_str()).cloned() else {
             return Outcome::Undecodable(DecodeError::UnknownType(envelope.message_type));
         };
-        let trace = TraceContext::continue_or_start(envelope.traceparent.as_deref());
+        let mut process = spans::process(self.inner.outbox.tracer(), self.name(), &envelope);
+        let trace = process.context().clone();
         let span = tracing::info_span!(
             "message",
             service = self.inner.consumer.service,
@@ -397,6 +398,7 @@ impl ConsumerRuntime {
             trace,
             correlation_id: envelope.correlation_id.clone().unwrap_or_else(|| envelope.id.to_string()),
             causation_id: envelope.id.to_string(),
+            tracer: self.inner.outbox.tracer().clone(),
         };
         let labels = ConsumerLabels {
             service: self.inner.consumer.service,
@@ -409,8 +411,10 @@ impl ConsumerRuntime {
         match &outcome {
             Outcome::Handled => labels.consumed("handled", started.elapsed(), lag),
             Outcome::Duplicate => labels.consumed("duplicate", started.elapsed(), lag),
-            Outcome::Failed(_) | Outcome::Undecodable(_) => {}
+            Outcome::Failed(error) => process.fail("handler_failed", error.to_string()),
+            Outcome::Undecodable(error) => process.fail("undecodable", error.to_string()),
         }
+        drop(process);
         let _entered = span.enter();
         tracing::debug!(outcome = ?outcome, "message processed");
         outcome

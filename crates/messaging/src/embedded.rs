@@ -118,6 +118,10 @@ fn sql_error(error: sqlx::Error) -> BusError {
 }
 
 impl Bus for EmbeddedBus {
+    fn system(&self) -> &'static str {
+        "flotilla_embedded"
+    }
+
     fn backend(&self) -> &'static str {
         "embedded"
     }

@@ -201,8 +201,12 @@ mod tests {
     fn carries_the_causality_of_the_work_in_progress() {
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let trace = flotilla_chassis::telemetry::trace_context::TraceContext::continue_or_start(None);
-        let causality =
-            Causality { trace: trace.clone(), correlation_id: "corr-1".into(), causation_id: "req-9".into() };
+        let causality = Causality {
+            trace: trace.clone(),
+            correlation_id: "corr-1".into(),
+            causation_id: "req-9".into(),
+            tracer: Default::default(),
+        };
         let envelope = runtime.block_on(causality.scope(async { Envelope::new("catalog", &deleted()).unwrap() }));
         assert_eq!(envelope.traceparent, Some(trace.traceparent()));
         assert_eq!(envelope.correlation_id.as_deref(), Some("corr-1"));

@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod relay;
 pub mod service;
 pub mod settings;
+mod spans;
 pub mod timers;
 mod unit_of_work;
 

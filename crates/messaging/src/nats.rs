@@ -103,6 +103,10 @@ fn durable_name(consumer: &str) -> String {
 }
 
 impl Bus for NatsBus {
+    fn system(&self) -> &'static str {
+        "nats"
+    }
+
     fn backend(&self) -> &'static str {
         "nats"
     }

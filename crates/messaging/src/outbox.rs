@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use flotilla_chassis::Problem;
 use flotilla_chassis::db::{MigrationFile, timestamp};
+use flotilla_chassis::telemetry::Tracer;
 use sqlx::AnyConnection;
 use tokio::sync::Notify;
 
@@ -50,15 +51,31 @@ pub struct Outbox {
     service: &'static str,
     committed: Arc<Notify>,
     timers_changed: Arc<Notify>,
+    tracer: Tracer,
 }
 
 impl Outbox {
     pub fn new(service: &'static str) -> Self {
-        Self { service, committed: Arc::new(Notify::new()), timers_changed: Arc::new(Notify::new()) }
+        Self {
+            service,
+            committed: Arc::new(Notify::new()),
+            timers_changed: Arc::new(Notify::new()),
+            tracer: Tracer::off(),
+        }
+    }
+
+    /// Where the relay's and the consumers' spans go (the service's tracer).
+    pub fn with_tracer(mut self, tracer: Tracer) -> Self {
+        self.tracer = tracer;
+        self
     }
 
     pub fn service(&self) -> &'static str {
         self.service
+    }
+
+    pub(crate) fn tracer(&self) -> &Tracer {
+        &self.tracer
     }
 
     /// Tells this process's relay that outbox rows committed, so that it publishes now instead

@@ -20,6 +20,8 @@ use crate::clock::{millis, now_ms};
 use crate::envelope::{Headers, address_of};
 use crate::metrics;
 use crate::outbox::Outbox;
+use crate::spans;
+use flotilla_chassis::telemetry::Tracer;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RelayOptions {
@@ -35,6 +37,7 @@ pub struct Relay {
     service: &'static str,
     db: Database,
     bus: Arc<dyn Bus>,
+    tracer: Tracer,
     options: RelayOptions,
     committed: Arc<Notify>,
     holder: String,
@@ -52,7 +55,8 @@ enum RelayError {
 impl Relay {
     pub fn new(service: &'static str, db: Database, bus: Arc<dyn Bus>, options: RelayOptions, outbox: &Outbox) -> Self {
         let holder = uuid::Uuid::new_v4().to_string();
-        Self { service, db, bus, options, committed: outbox.wake_signal(), holder, lease_until: None }
+        let tracer = outbox.tracer().clone();
+        Self { service, db, bus, tracer, options, committed: outbox.wake_signal(), holder, lease_until: None }
     }
 
     /// Publishes until `stopping` is cancelled.
@@ -96,7 +100,18 @@ impl Relay {
                 break;
             }
             let (positions, messages): (Vec<i64>, Vec<RawMessage>) = batch.into_iter().unzip();
-            self.bus.publish(&messages).await?;
+            let system = self.bus.system();
+            let mut sends: Vec<_> = messages
+                .iter()
+                .filter_map(|message| spans::send(&self.tracer, system, &message.address, &message.headers))
+                .collect();
+            if let Err(error) = self.bus.publish(&messages).await {
+                for span in &mut sends {
+                    span.fail("publish_failed", error.to_string());
+                }
+                return Err(error.into());
+            }
+            drop(sends);
             self.delete(&positions).await?;
             for message in &messages {
                 metrics::published(self.service, message.headers.get("ce-type").unwrap_or(&message.address));

@@ -49,7 +49,7 @@ pub async fn start(
     let settings = BusSettings::from_config(&ctx.config)?;
     let bus = connect(&settings, &ctx.config.settings.data_dir, service).await?;
 
-    let outbox = Outbox::new(service);
+    let outbox = Outbox::new(service).with_tracer(ctx.tracer.clone());
     let relay = Relay::new(service, ctx.db.clone(), bus.clone(), settings.relay_options(), &outbox);
     ctx.tasks.spawn(relay.run(ctx.stopping.clone()));
     let timers = TimerWorker::new(ctx.db.clone(), outbox.clone(), settings.timer_poll());

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::envelope::Envelope;
 use crate::outbox::{Outbox, OutboxError, Row};
+use crate::spans;
 use crate::timers;
 
 pub struct UnitOfWork {
@@ -25,6 +26,8 @@ pub struct UnitOfWork {
     timers_changed: bool,
     /// The service's own workers with work from this change, woken once it is committed.
     wake: Vec<Arc<Notify>>,
+    /// Its span, when it is part of traced work.
+    span: Option<spans::Transaction>,
 }
 
 impl std::fmt::Debug for UnitOfWork {
@@ -40,26 +43,27 @@ impl UnitOfWork {
     }
 
     pub(crate) fn on(tx: Transaction<'static, Any>, outbox: &Outbox) -> Self {
-        Self { tx, outbox: outbox.clone(), emitted: false, timers_changed: false, wake: Vec::new() }
+        let span = spans::Transaction::begin(tx.backend_name());
+        Self { tx, outbox: outbox.clone(), emitted: false, timers_changed: false, wake: Vec::new(), span }
     }
 
     /// Publishes an event of this service's context to whoever subscribes.
     pub async fn publish<M: Message>(&mut self, event: &M) -> Result<Uuid, OutboxError> {
         const { assert!(matches!(M::KIND, MessageKind::Event), "publish takes events") };
-        self.emit(Envelope::new(self.outbox.service(), event)?).await
+        self.emit(Envelope::new(self.outbox.service(), event)?, "publish").await
     }
 
     /// Sends a command to the context that owns its type; its reply comes back to this service.
     pub async fn send<M: Message>(&mut self, command: &M) -> Result<Uuid, OutboxError> {
         const { assert!(matches!(M::KIND, MessageKind::Command), "send takes commands") };
-        self.emit(Envelope::new(self.outbox.service(), command)?).await
+        self.emit(Envelope::new(self.outbox.service(), command)?, "send").await
     }
 
     /// Answers `command` (as received by a handler): the reply goes to its sender only, caused by
     /// it and in its correlation.
     pub async fn reply<M: Message>(&mut self, command: &Envelope, reply: &M) -> Result<Uuid, OutboxError> {
         const { assert!(matches!(M::KIND, MessageKind::Reply), "reply takes replies") };
-        self.emit(Envelope::reply_to(self.outbox.service(), command, reply)?).await
+        self.emit(Envelope::reply_to(self.outbox.service(), command, reply)?, "reply").await
     }
 
     /// Sets the timer `key` to deliver `message` to this service at `at` (or moves it there if
@@ -78,6 +82,7 @@ impl UnitOfWork {
         envelope.time = at;
         // Rounded up: a timer never fires before its time.
         let fire_at_ms = i64::try_from((at.unix_timestamp_nanos() + 999_999).div_euclid(1_000_000)).unwrap_or(i64::MAX);
+        let _created = self.span.as_ref().map(|tx| tx.create(&mut envelope, "schedule"));
         timers::schedule(&mut self.tx, key, fire_at_ms, &Row::of(&envelope)?).await?;
         self.timers_changed = true;
         Ok(envelope.id)
@@ -96,7 +101,8 @@ impl UnitOfWork {
         self.wake.push(Arc::clone(worker));
     }
 
-    async fn emit(&mut self, envelope: Envelope) -> Result<Uuid, OutboxError> {
+    async fn emit(&mut self, mut envelope: Envelope, operation: &'static str) -> Result<Uuid, OutboxError> {
+        let _created = self.span.as_ref().map(|tx| tx.create(&mut envelope, operation));
         Row::of(&envelope)?.insert(&mut self.tx).await?;
         self.emitted = true;
         Ok(envelope.id)
@@ -104,7 +110,15 @@ impl UnitOfWork {
 
     /// Commits the change with its messages, then wakes whoever has work from it.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await?;
+        if let Err(error) = self.tx.commit().await {
+            if let Some(span) = self.span {
+                span.failed(&error);
+            }
+            return Err(error);
+        }
+        if let Some(span) = self.span {
+            span.committed();
+        }
         if self.emitted {
             self.outbox.committed();
         }

@@ -8,6 +8,7 @@
 mod issuer;
 pub mod matrix;
 mod nats;
+pub mod otlp;
 mod peer;
 
 pub use issuer::{CLIENT_SECRET, TestIssuer, now, tampered};

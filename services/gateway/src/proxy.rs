@@ -9,7 +9,9 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use flotilla_chassis::http::{REQUEST_ID_HEADER, client_ip};
+use flotilla_chassis::telemetry::SpanKind;
 use flotilla_chassis::telemetry::causality::Causality;
+use flotilla_chassis::telemetry::trace_context::TraceContext;
 use flotilla_chassis::{Problem, ProblemKind};
 
 use crate::GatewayState;
@@ -61,17 +63,38 @@ async fn forward(state: GatewayState, peer: SocketAddr, request: Request) -> Res
         value.set_sensitive(true);
         headers.insert(header::AUTHORIZATION, value);
     }
-    forwarding_headers(&state, peer, &parts.headers, &mut headers);
-
     let body = axum::body::to_bytes(body, state.body_limit).await.map_err(|_| {
         Problem::new(ProblemKind::PayloadTooLarge).with_detail(format!("the body exceeds {} bytes", state.body_limit))
     })?;
-    Ok(upstream.send(Outgoing { method: parts.method, path_and_query, headers, body }).await)
+    // The exchange with the service, retries included, is one client span: the service's server
+    // span is its child.
+    let mut call = Causality::span(parts.method.as_str().to_owned(), SpanKind::Client);
+    if let Some(span) = call.as_mut().filter(|span| span.is_recording()) {
+        span.set("http.request.method", parts.method.as_str().to_owned());
+        span.set("server.address", context.to_owned());
+        span.set("url.path", parts.uri.path().to_owned());
+    }
+    forwarding_headers(&state, peer, &parts.headers, &mut headers, call.as_ref().map(|span| span.context()));
+    let response = upstream.send(Outgoing { method: parts.method, path_and_query, headers, body }).await;
+    if let Some(span) = call.as_mut() {
+        let status = response.status();
+        span.set("http.response.status_code", i64::from(status.as_u16()));
+        if status.is_server_error() {
+            span.fail(status.as_str().to_owned(), "the service or the gateway's call to it failed");
+        }
+    }
+    Ok(response)
 }
 
 /// `X-Forwarded-*` as the gateway sees the request, the request id, and the trace context with
-/// the gateway's span as the parent of the service's.
-fn forwarding_headers(state: &GatewayState, peer: SocketAddr, incoming: &HeaderMap, outgoing: &mut HeaderMap) {
+/// the gateway's client span (`call`) as the parent of the service's.
+fn forwarding_headers(
+    state: &GatewayState,
+    peer: SocketAddr,
+    incoming: &HeaderMap,
+    outgoing: &mut HeaderMap,
+    call: Option<&TraceContext>,
+) {
     let client = client_ip(peer, incoming, &state.settings.trusted_proxies);
     let mut set = |name: HeaderName, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
@@ -85,6 +108,8 @@ fn forwarding_headers(state: &GatewayState, peer: SocketAddr, incoming: &HeaderM
     }
     if let Some(causality) = Causality::current() {
         set(REQUEST_ID_HEADER, &causality.correlation_id);
-        set(HeaderName::from_static("traceparent"), &causality.trace.traceparent());
+    }
+    if let Some(call) = call {
+        set(HeaderName::from_static("traceparent"), &call.traceparent());
     }
 }

@@ -60,13 +60,10 @@ impl BasketClient {
         let token = self.tokens.token().await.map_err(|e| BasketError::Token(e.to_string()))?;
         // The subject is a path segment: encode it, whatever it holds.
         let customer: String = url_escape(customer_id);
-        let response = self
-            .http
-            .get(format!("{}/api/v1/basket/baskets/{customer}", self.url))
-            .bearer_auth(token.expose_secret())
-            .send()
-            .await
-            .map_err(|e| BasketError::Unreachable(e.to_string()))?;
+        let request =
+            self.http.get(format!("{}/api/v1/basket/baskets/{customer}", self.url)).bearer_auth(token.expose_secret());
+        let response =
+            flotilla_chassis::outbound::send(request).await.map_err(|e| BasketError::Unreachable(e.to_string()))?;
         if !response.status().is_success() {
             return Err(BasketError::Status(response.status()));
         }

@@ -122,7 +122,7 @@ impl Provider {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = match request.send().await {
+        let response = match flotilla_chassis::outbound::send(request).await {
             Ok(response) => response,
             // Refused before a byte of the request was sent: the processor never saw it.
             Err(error) if error.is_connect() => return Reply::NotDone(format!("cannot reach the provider: {error}")),

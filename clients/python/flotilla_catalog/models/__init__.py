@@ -20,6 +20,11 @@ from .product_response import ProductResponse
 from .product_response_attributes import ProductResponseAttributes
 from .published_event import PublishedEvent
 from .readiness_report import ReadinessReport
+from .span_view import SpanView
+from .span_view_attributes import SpanViewAttributes
+from .trace import Trace
+from .trace_list import TraceList
+from .trace_summary import TraceSummary
 from .version_info import VersionInfo
 
 __all__ = (
@@ -43,5 +48,10 @@ __all__ = (
     "ProductResponseAttributes",
     "PublishedEvent",
     "ReadinessReport",
+    "SpanView",
+    "SpanViewAttributes",
+    "Trace",
+    "TraceList",
+    "TraceSummary",
     "VersionInfo",
 )

@@ -6,6 +6,11 @@ from .problem import Problem
 from .problem_type import ProblemType
 from .readiness_report import ReadinessReport
 from .registration import Registration
+from .span_view import SpanView
+from .span_view_attributes import SpanViewAttributes
+from .trace import Trace
+from .trace_list import TraceList
+from .trace_summary import TraceSummary
 from .user_response import UserResponse
 from .version_info import VersionInfo
 
@@ -16,6 +21,11 @@ __all__ = (
     "ProblemType",
     "ReadinessReport",
     "Registration",
+    "SpanView",
+    "SpanViewAttributes",
+    "Trace",
+    "TraceList",
+    "TraceSummary",
     "UserResponse",
     "VersionInfo",
 )

@@ -148,9 +148,7 @@ impl OidcClient {
     /// A token endpoint request for any grant, with this client's authentication.
     pub async fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenSet, OidcError> {
         let endpoints = self.endpoints().await?;
-        let response = self
-            .authenticated(self.http.post(&endpoints.token), form)
-            .send()
+        let response = crate::outbound::send(self.authenticated(self.http.post(&endpoints.token), form))
             .await
             .map_err(|e| OidcError::Unreachable(e.to_string()))?;
         if !response.status().is_success() {

@@ -255,7 +255,7 @@ impl TokenVerifier {
     }
 
     async fn get_json(&self, url: &str) -> Result<Value, String> {
-        let response = self.http.get(url).send().await.map_err(|e| format!("GET {url}: {e}"))?;
+        let response = crate::outbound::send(self.http.get(url)).await.map_err(|e| format!("GET {url}: {e}"))?;
         if !response.status().is_success() {
             return Err(format!("GET {url}: status {}", response.status()));
         }

@@ -8,7 +8,7 @@ mod settings;
 
 pub use addresses::ServiceAddress;
 pub use settings::{
-    DatabaseBackend, DatabaseSettings, HttpSettings, LogFormat, LogSettings, Settings, SqliteSynchronous,
+    DatabaseBackend, DatabaseSettings, HttpSettings, LogFormat, LogSettings, Settings, SqliteSynchronous, TraceSettings,
 };
 
 use std::fmt;
@@ -231,7 +231,8 @@ fn env_key(variable: &str) -> String {
 /// `FLOTILLA_*` variables (`FLOTILLA_CATALOG_PORT=tcp://...`), which must not stop the process,
 /// while a typo below a known key (`FLOTILLA_HTTP__PORTT`) still fails validation.
 fn is_config_key(key: &str) -> bool {
-    const ROOTS: [&str; 9] = ["env", "data_dir", "public_url", "log", "http", "database", "auth", "services", "bus"];
+    const ROOTS: [&str; 10] =
+        ["env", "data_dir", "public_url", "log", "traces", "http", "database", "auth", "services", "bus"];
     // figment hands over the variable's own spelling; matching is case-insensitive, as it is later.
     let key = key.to_ascii_lowercase();
     let first = key.split("__").next().unwrap_or_default();

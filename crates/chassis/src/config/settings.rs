@@ -19,6 +19,7 @@ pub struct Settings {
     #[serde(default)]
     pub public_url: Option<String>,
     pub log: LogSettings,
+    pub traces: TraceSettings,
     pub http: HttpSettings,
     pub database: DatabaseSettings,
     pub auth: crate::auth::AuthSettings,
@@ -43,6 +44,39 @@ pub enum LogFormat {
 pub struct LogSettings {
     pub format: LogFormat,
     pub level: String,
+}
+
+/// Spans: which are kept (sampling), where they go (an OTLP collector, the in-memory buffer that
+/// `/admin/traces` serves), and how export is bounded so that it never holds up a request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSettings {
+    /// An OTLP/HTTP traces endpoint (`http://collector:4318/v1/traces`); empty exports nothing.
+    pub otlp_endpoint: String,
+    /// The share of new traces recorded; a caller's sampling decision is always followed.
+    pub sample_ratio: f64,
+    /// The last spans this process keeps in memory for `/admin/traces`; 0 keeps none.
+    pub keep_recent_spans: usize,
+    /// Finished spans waiting for export; beyond this they are dropped, never waited for.
+    pub export_queue: usize,
+    pub export_batch: usize,
+    pub export_interval_ms: u64,
+    /// One export (with the exporter's retries) gives up after this long.
+    pub export_timeout_ms: u64,
+}
+
+impl TraceSettings {
+    pub fn exporting(&self) -> bool {
+        !self.otlp_endpoint.trim().is_empty()
+    }
+
+    pub fn export_interval(&self) -> Duration {
+        Duration::from_millis(self.export_interval_ms)
+    }
+
+    pub fn export_timeout(&self) -> Duration {
+        Duration::from_millis(self.export_timeout_ms)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -134,6 +168,10 @@ impl Settings {
             ("database.max_connections", u64::from(self.database.max_connections)),
             ("database.acquire_timeout_ms", self.database.acquire_timeout_ms),
             ("database.sqlite_cache_kib", u64::from(self.database.sqlite_cache_kib)),
+            ("traces.export_queue", self.traces.export_queue as u64),
+            ("traces.export_batch", self.traces.export_batch as u64),
+            ("traces.export_interval_ms", self.traces.export_interval_ms),
+            ("traces.export_timeout_ms", self.traces.export_timeout_ms),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -145,6 +183,33 @@ impl Settings {
                 "database.url",
                 "missing, expected a PostgreSQL server URL such as postgres://user@host:5432 because database.backend is \"postgres\"",
             ));
+        }
+        if !(0.0..=1.0).contains(&self.traces.sample_ratio) {
+            return Err(invalid(
+                "traces.sample_ratio",
+                &format!("found {}, expected a number from 0 to 1", self.traces.sample_ratio),
+            ));
+        }
+        if self.traces.export_batch > self.traces.export_queue {
+            return Err(invalid(
+                "traces.export_batch",
+                &format!(
+                    "found {}, expected at most traces.export_queue ({})",
+                    self.traces.export_batch, self.traces.export_queue
+                ),
+            ));
+        }
+        if self.traces.exporting() {
+            let endpoint = self.traces.otlp_endpoint.trim();
+            let usable = url::Url::parse(endpoint).is_ok_and(|url| {
+                matches!(url.scheme(), "http" | "https") && url.host().is_some() && url.query().is_none()
+            });
+            if !usable {
+                return Err(invalid(
+                    "traces.otlp_endpoint",
+                    &format!("found \"{endpoint}\", expected an http(s) URL such as http://collector:4318/v1/traces"),
+                ));
+            }
         }
         if let Some(url) = &self.public_url {
             super::addresses::check_base_url("public_url", url)?;

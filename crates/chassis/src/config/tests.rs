@@ -96,6 +96,7 @@ fn only_known_roots_are_read_from_the_environment() {
     assert!(is_config_key("data_dir"));
     assert!(is_config_key("http__request_timeout_ms"));
     assert!(is_config_key("services__catalog__port"));
+    assert!(is_config_key("traces__otlp_endpoint"));
     assert!(is_config_key("SERVICES__CATALOG__PORT"), "variables arrive upper case");
     assert!(is_config_key("http__portt"), "typos below a root must still reach validation");
     assert!(is_config_key("http_request_timeout_ms"), "a missing underscore must reach validation too");
@@ -136,4 +137,34 @@ fn a_service_section_hides_the_chassis_keys_and_names_its_own_mistakes() {
     let wrong = config.set("services.catalog.seed", "yes please").unwrap();
     let error = wrong.service::<Section>("catalog").unwrap_err().to_string();
     assert!(error.contains("services.catalog.seed"), "{error}");
+}
+
+#[test]
+fn trace_settings_are_checked_with_their_keys() {
+    let defaults = Config::defaults().unwrap();
+    assert!(!defaults.settings.traces.exporting(), "nothing is exported unless an endpoint is set");
+    for (key, value, named) in [
+        ("traces.sample_ratio", serde_json::json!(1.5), "traces.sample_ratio"),
+        ("traces.sample_ratio", serde_json::json!(-0.1), "traces.sample_ratio"),
+        ("traces.otlp_endpoint", serde_json::json!("collector:4318"), "traces.otlp_endpoint"),
+        ("traces.otlp_endpoint", serde_json::json!("ftp://collector/v1/traces"), "traces.otlp_endpoint"),
+        ("traces.export_queue", serde_json::json!(0), "traces.export_queue"),
+        ("traces.export_batch", serde_json::json!(100_000), "traces.export_batch"),
+    ] {
+        let error = defaults.clone().set(key, value.clone()).unwrap_err();
+        assert!(error.to_string().contains(named), "{key} = {value}: {error}");
+    }
+    let exporting = defaults.set("traces.otlp_endpoint", "http://127.0.0.1:4318/v1/traces").unwrap();
+    assert!(exporting.settings.traces.exporting());
+}
+
+#[test]
+fn staging_and_prod_export_traces() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    for env in ["staging", "prod"] {
+        let file = figment::Figment::from(figment::providers::Toml::file(dir.join(format!("{env}.toml"))));
+        let endpoint: String = file.extract_inner("traces.otlp_endpoint").unwrap_or_default();
+        let config = Config::defaults().unwrap().set("traces.otlp_endpoint", &endpoint).unwrap();
+        assert!(config.settings.traces.exporting(), "{env} exports traces");
+    }
 }

@@ -43,6 +43,7 @@ pub struct ServiceInfo {
     /// Clients reach this service directly, not through a hop of ours, so a request id they send
     /// is not believed: the service makes its own and logs theirs beside it.
     pub edge: bool,
+    pub tracer: crate::telemetry::Tracer,
 }
 
 /// A service's routers, wrapped in the stack, and its complete OpenAPI document.
@@ -64,7 +65,7 @@ pub fn service_router(
     openapi_json: Option<axum::routing::MethodRouter>,
     separate_ops: bool,
 ) -> ServiceRouters {
-    let (api, mut openapi) = api.split_for_parts();
+    let (api, mut openapi) = api.merge(crate::telemetry::recent::router()).split_for_parts();
     stack_responses::document(&mut openapi);
     openapi.merge(<ProblemSchemas as utoipa::OpenApi>::openapi());
     let (ops, ops_doc) = ops::router(info.clone(), readiness).split_for_parts();

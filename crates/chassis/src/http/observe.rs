@@ -1,5 +1,6 @@
-//! Per-request observability: request id, W3C trace context, a span carrying both, HTTP metrics
-//! labelled by route template, and one access-log line.
+//! Per-request observability: request id, W3C trace context, the server span (exported when
+//! tracing is on) and a log span carrying their ids, HTTP metrics labelled by route template, and
+//! one access-log line.
 
 use std::time::Instant;
 
@@ -12,7 +13,7 @@ use tracing::Instrument;
 use super::ServiceInfo;
 use crate::metrics::HTTP_DURATION;
 use crate::telemetry::causality::Causality;
-use crate::telemetry::trace_context::TraceContext;
+use crate::telemetry::{SpanKind, Tracer};
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -26,7 +27,6 @@ pub(super) async fn observe(State(info): State<ServiceInfo>, mut req: Request, n
         Some(id) if !info.edge => (id.to_owned(), None),
         sent => (uuid::Uuid::now_v7().to_string(), sent.map(str::to_owned)),
     };
-    let trace = TraceContext::continue_or_start(req.headers().get("traceparent").and_then(|v| v.to_str().ok()));
     let method = req.method().as_str().to_owned();
     let route_label =
         req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".into(), |p| p.as_str().to_owned());
@@ -36,6 +36,24 @@ pub(super) async fn observe(State(info): State<ServiceInfo>, mut req: Request, n
         req.headers_mut().insert(REQUEST_ID_HEADER, value.clone());
     }
 
+    let traceparent = req.headers().get("traceparent").and_then(|v| v.to_str().ok());
+    let matched = route_label != "unmatched";
+    let operational = matches!(route_label.as_str(), "/livez" | "/readyz" | "/metrics");
+    // Probes and scrapes arrive every few seconds and say nothing about the system's work: their
+    // spans would crowd out the ones that do.
+    let tracer = if operational { Tracer::off() } else { info.tracer.clone() };
+    // OpenTelemetry's HTTP server span name: the method and the route template, never the raw path.
+    let name = if matched { format!("{method} {route_label}") } else { method.clone() };
+    let mut server = tracer.start_remote(name, SpanKind::Server, traceparent);
+    if server.is_recording() {
+        server.set("http.request.method", method.clone());
+        if matched {
+            server.set("http.route", route_label.clone());
+        }
+        server.set("url.path", req.uri().path().to_owned());
+        server.set("url.scheme", "http");
+    }
+    let trace = server.context().clone();
     let span = tracing::info_span!(
         "http_request",
         service = info.name,
@@ -48,10 +66,15 @@ pub(super) async fn observe(State(info): State<ServiceInfo>, mut req: Request, n
         route = %route_label,
         subject = tracing::field::Empty,
     );
-    let causality = Causality { trace, correlation_id: request_id.clone(), causation_id: request_id.clone() };
+    let causality = Causality { trace, correlation_id: request_id.clone(), causation_id: request_id.clone(), tracer };
     let mut response = causality.scope(next.run(req)).instrument(span.clone()).await;
     let status = response.status();
     let elapsed = started.elapsed();
+    server.set("http.response.status_code", i64::from(status.as_u16()));
+    if status.is_server_error() {
+        server.fail(status.as_str().to_owned(), "server error");
+    }
+    drop(server);
 
     if let Some(value) = request_id_header {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
@@ -66,7 +89,6 @@ pub(super) async fn observe(State(info): State<ServiceInfo>, mut req: Request, n
 
     let _entered = span.enter();
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
-    let operational = matches!(route_label.as_str(), "/livez" | "/readyz" | "/metrics");
     if status.is_server_error() {
         tracing::error!(status = status.as_u16(), duration_ms, "request failed");
     } else if operational {

@@ -1,13 +1,23 @@
-//! Logs: readable text in dev, one JSON object per line in staging and prod.
+//! Logs and traces.
 //!
-//! Every line carries timestamp, level, service, version and message; inside a request it also
-//! carries request_id, trace_id and span_id, taken from the spans the line is emitted in.
+//! Logs: readable text in dev, one JSON object per line in staging and prod. Every line carries
+//! timestamp, level, service, version and message; inside a request or a message's handling it
+//! also carries request_id, trace_id and span_id, the ids of the span it happened in.
+//!
+//! Traces: each service's [`Tracer`] records spans for requests, outgoing calls, messages and
+//! transactions (`spans.rs`), exports them over OTLP and keeps the last ones for `/admin/traces`
+//! as configured (`export.rs`, `recent.rs`).
 
 pub mod causality;
+mod export;
 mod json;
+pub(crate) mod recent;
+pub mod spans;
 pub mod trace_context;
 
+pub use export::{ExportSetupError, tracer};
 pub use json::JsonLayer;
+pub use spans::{Span, SpanKind, Tracer};
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;

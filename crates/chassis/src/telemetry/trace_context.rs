@@ -23,10 +23,25 @@ impl TraceContext {
         }
     }
 
+    /// A new span in the same trace, a child of this one.
+    pub fn child(&self) -> Self {
+        Self {
+            trace_id: self.trace_id.clone(),
+            span_id: random_hex(8),
+            parent_span_id: Some(self.span_id.clone()),
+            sampled: self.sampled,
+        }
+    }
+
     /// The `traceparent` header for calls made on behalf of this span.
     pub fn traceparent(&self) -> String {
         format!("00-{}-{}-{:02x}", self.trace_id, self.span_id, u8::from(self.sampled))
     }
+}
+
+/// The caller's span named by a valid `traceparent`: its trace, its span id, and whether it is sampled.
+pub(crate) fn parse_traceparent(header: &str) -> Option<(String, String, bool)> {
+    parse(header).map(|(trace_id, span_id, flags)| (trace_id, span_id, flags & 1 == 1))
 }
 
 fn parse(header: &str) -> Option<(String, String, u8)> {

@@ -63,7 +63,12 @@ pub async fn delivers_each_subject_in_order(kind: Kind) {
 pub async fn continues_the_producer_trace(kind: Kind) {
     let world = World::new(kind).await;
     let trace = TraceContext::continue_or_start(None);
-    let causality = Causality { trace: trace.clone(), correlation_id: "order-42".into(), causation_id: "req-1".into() };
+    let causality = Causality {
+        trace: trace.clone(),
+        correlation_id: "order-42".into(),
+        causation_id: "req-1".into(),
+        tracer: Default::default(),
+    };
     let ids = causality.scope(world.emit(&[deleted(Uuid::now_v7(), 1)])).await;
     world.start_relay().await;
     let probe = Probe::new(Mode::Apply);

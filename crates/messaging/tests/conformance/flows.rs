@@ -91,8 +91,12 @@ pub async fn commands_reach_their_owner_and_replies_return_to_the_sender(kind: K
     world.start_relay().await;
 
     let trace = TraceContext::continue_or_start(None);
-    let causality =
-        Causality { trace: trace.clone(), correlation_id: "checkout-7".into(), causation_id: "req-1".into() };
+    let causality = Causality {
+        trace: trace.clone(),
+        correlation_id: "checkout-7".into(),
+        causation_id: "req-1".into(),
+        tracer: Default::default(),
+    };
     let ids = causality.scope(send_pings(&world.db, &world.outbox, &[1, 2, 3])).await;
 
     // Each ping is its own subject, so the replies may come in any order (order holds per

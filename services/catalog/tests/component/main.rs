@@ -11,3 +11,4 @@ mod operations;
 mod products;
 mod races;
 mod support;
+mod traces;
