@@ -1,7 +1,8 @@
 //! One request that crosses the gateway, a service, the bus and a consumer arrives at an OTLP
 //! receiver as one trace with the right parents, exported by `flotilla run` over OTLP/HTTP with
 //! protobuf; a caller's "not sampled" is followed; logs carry the spans' ids; and the gateway's
-//! `/admin/traces` shows the same trace from the process's own buffer.
+//! `/admin/traces` shows the same trace from the process's own buffer. One checkout is one trace
+//! too, across the gateway, ordering, the basket, the bus, inventory, payments and the processor.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -27,14 +28,8 @@ fn one<'a>(spans: &'a [ReceivedSpan], what: &str, matches: impl Fn(&ReceivedSpan
     found[0]
 }
 
-fn consumed_by(spans: &[ReceivedSpan], service: &str) -> bool {
-    spans.iter().any(|span| span.service == service && span.kind == CONSUMER)
-        && spans.iter().any(|span| span.service == service && span.name == "transaction")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_request_through_gateway_service_bus_and_consumer_is_one_trace() {
-    let receiver = OtlpReceiver::start().await;
+/// `flotilla run` exporting to `receiver`, with a carrier that waits before collecting.
+async fn exporting_system(receiver: &OtlpReceiver) -> System {
     let mut system = System::new(Backend::Sqlite).await;
     system
         .start(&format!(
@@ -46,6 +41,9 @@ level = "info"
 [services.identity]
 admin.email = "admin@flotilla.test"
 
+[services.shipping.carrier]
+dispatch_after_ms = 60000
+
 [traces]
 otlp_endpoint = "{}"
 export_interval_ms = 100
@@ -53,6 +51,18 @@ export_interval_ms = 100
             receiver.url
         ))
         .await;
+    system
+}
+
+fn consumed_by(spans: &[ReceivedSpan], service: &str) -> bool {
+    spans.iter().any(|span| span.service == service && span.kind == CONSUMER)
+        && spans.iter().any(|span| span.service == service && span.name == "transaction")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_request_through_gateway_service_bus_and_consumer_is_one_trace() {
+    let receiver = OtlpReceiver::start().await;
+    let mut system = exporting_system(&receiver).await;
     let admin = system.admin().await;
     let create = |sku: &str| json!({"sku": sku, "name": "Traced kettle", "price": {"amount_minor": 2599, "currency": "EUR"}, "category": "kitchen"});
 
@@ -148,6 +158,96 @@ export_interval_ms = 100
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "traces are an admin's to read");
     let bad = admin.get(system.gateway("/admin/traces/not-a-trace")).send().await.unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+
+    system.stop();
+}
+
+/// The span `child`'s parent, which must be in `spans`.
+fn parent_of<'a>(spans: &'a [ReceivedSpan], child: &ReceivedSpan) -> &'a ReceivedSpan {
+    spans
+        .iter()
+        .find(|span| span.span_id == child.parent_span_id)
+        .unwrap_or_else(|| panic!("the parent of {} ({}) is not in the trace", child.name, child.service))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_checkout_is_one_trace_across_gateway_ordering_bus_inventory_and_payments() {
+    let receiver = OtlpReceiver::start().await;
+    let mut system = exporting_system(&receiver).await;
+    let page: Value =
+        system.http.get(system.gateway("/api/v1/catalog/products?limit=1")).send().await.unwrap().json().await.unwrap();
+    let product = page["items"][0]["id"].as_str().unwrap().to_owned();
+    let shopper = system.shopper("traced@flotilla.test").await;
+    shopper.fill(&system, &product, 1).await;
+
+    let (trace_id, caller_span) = (random_hex(16), random_hex(8));
+    let accepted = shopper
+        .http
+        .post(system.gateway("/api/v1/ordering/orders"))
+        .header("idempotency-key", uuid::Uuid::now_v7().to_string())
+        .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+        .json(&shopper.body("4242424242424242"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED, "{}", accepted.text().await.unwrap());
+    let order = accepted.json::<Value>().await.unwrap()["order_id"].as_str().unwrap().to_owned();
+    shopper.settles(&system, &order, &["confirmed"]).await;
+
+    // Confirmed means captured: the trace is whole once ordering has handled payments' answer
+    // to the capture, itself sent after the processor's capture call.
+    let captured = |spans: &[ReceivedSpan]| {
+        spans.iter().any(|span| {
+            span.service == "ordering"
+                && span.kind == CONSUMER
+                && span.name.contains("payment-captured")
+                && spans.iter().any(|created| created.span_id == span.parent_span_id && created.service == "payments")
+        })
+    };
+    let spans = receiver.trace(&trace_id, Duration::from_secs(60), captured).await;
+
+    for span in &spans {
+        if span.parent_span_id == caller_span {
+            assert_eq!(
+                (span.service.as_str(), span.kind),
+                ("gateway", SERVER),
+                "only the gateway's span is the caller's child"
+            );
+        } else {
+            parent_of(&spans, span);
+        }
+    }
+    let services: std::collections::BTreeSet<_> = spans.iter().map(|span| span.service.as_str()).collect();
+    for service in ["gateway", "ordering", "basket", "inventory", "payments", "payment-provider"] {
+        assert!(services.contains(service), "{service} has no span in the checkout's trace: {services:?}");
+    }
+    let checkout = one(&spans, "ordering's server span", |s| s.service == "ordering" && s.kind == SERVER);
+    assert_eq!(checkout.name, "POST /api/v1/ordering/orders");
+    assert_eq!(parent_of(&spans, checkout).service, "gateway");
+    let basket = one(&spans, "the basket read", |s| s.service == "basket" && s.kind == SERVER);
+    let read = parent_of(&spans, basket);
+    assert_eq!((read.service.as_str(), read.kind), ("ordering", CLIENT), "ordering's call is the basket read's parent");
+    assert_eq!(read.parent_span_id, checkout.span_id);
+    for (consumer, sender) in [("inventory", "ordering"), ("payments", "ordering"), ("ordering", "inventory")] {
+        assert!(
+            spans.iter().any(|s| s.service == consumer
+                && s.kind == CONSUMER
+                && parent_of(&spans, s).service == sender
+                && parent_of(&spans, s).kind == PRODUCER),
+            "{consumer} handles a message {sender} created, in the trace"
+        );
+    }
+    let processor = spans.iter().filter(|s| s.service == "payment-provider" && s.kind == SERVER);
+    for served in processor {
+        let call = parent_of(&spans, served);
+        assert_eq!((call.service.as_str(), call.kind), ("payments", CLIENT), "{} is payments' call", served.name);
+        let operation = parent_of(&spans, call);
+        assert!(
+            operation.name.starts_with("payment "),
+            "a processor call is made by a payment operation: {}",
+            operation.name
+        );
+    }
 
     system.stop();
 }

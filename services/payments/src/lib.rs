@@ -104,8 +104,14 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         let wake = Arc::new(Notify::new());
         let consumers = vec![consumers::commands(Arc::clone(&wake))];
         let messaging = flotilla_messaging::start(&ctx, SERVICE.name, events::published(), consumers).await?;
-        let worker =
-            Arc::new(worker::Worker::new(ctx.db.clone(), messaging.outbox.clone(), provider, settings.worker, wake));
+        let worker = Arc::new(worker::Worker::new(
+            ctx.db.clone(),
+            messaging.outbox.clone(),
+            provider,
+            settings.worker,
+            wake,
+            ctx.tracer.clone(),
+        ));
         ctx.tasks.spawn(worker.run(ctx.stopping.clone()));
         let api = api::router(ctx.db.clone());
         Ok(ServiceParts::new(api).merge(messaging.parts))

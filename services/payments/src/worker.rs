@@ -6,13 +6,15 @@
 //! went unanswered is resolved by asking the provider for the order's intents before anything
 //! else; and the circuit breaker makes authorizations fail fast (and the order be compensated)
 //! while the provider is down, whereas captures and cancellations, which concern money already
-//! held, wait for it.
+//! held, wait for it. An operation runs in the trace of the command that queued it.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use flotilla_chassis::breaker::{Admission, Breaker};
 use flotilla_chassis::db::Database;
+use flotilla_chassis::telemetry::causality::Causality;
+use flotilla_chassis::telemetry::{SpanKind, Tracer};
 use flotilla_messaging::consumer::RetryPolicy;
 use flotilla_messaging::envelope::Headers;
 use flotilla_messaging::{Envelope, Outbox, UnitOfWork};
@@ -37,6 +39,15 @@ pub struct Worker {
     settings: WorkerSettings,
     retry: RetryPolicy,
     wake: Arc<Notify>,
+    tracer: Tracer,
+}
+
+/// The command `operation` answers, as it arrived.
+fn command_of(operation: &Operation) -> Result<Envelope, WorkError> {
+    let headers: Headers =
+        serde_json::from_str(&operation.command_headers).map_err(|e| WorkError::Command(e.to_string()))?;
+    Envelope::from_parts(&headers, operation.command_payload.clone().into_bytes())
+        .map_err(|e| WorkError::Command(e.to_string()))
 }
 
 /// Where one attempt at an operation got to.
@@ -50,7 +61,14 @@ enum Step {
 }
 
 impl Worker {
-    pub fn new(db: Database, outbox: Outbox, provider: Provider, settings: WorkerSettings, wake: Arc<Notify>) -> Self {
+    pub fn new(
+        db: Database,
+        outbox: Outbox,
+        provider: Provider,
+        settings: WorkerSettings,
+        wake: Arc<Notify>,
+        tracer: Tracer,
+    ) -> Self {
         metrics::describe_counter!(CALLS, "Calls payments made to the payment provider, by call and outcome.");
         let retry = RetryPolicy {
             max_attempts: settings.authorize_attempts,
@@ -58,7 +76,7 @@ impl Worker {
             max: Duration::from_millis(settings.retry_max_ms),
         };
         let breaker = Mutex::new(Breaker::reporting(settings.breaker.policy(), crate::SERVICE.name, PROVIDER));
-        Self { db, outbox, provider, breaker, settings, retry, wake }
+        Self { db, outbox, provider, breaker, settings, retry, wake, tracer }
     }
 
     pub async fn run(self: Arc<Self>, stopping: CancellationToken) {
@@ -93,7 +111,28 @@ impl Worker {
         Ok(next.map(|at| Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0))))
     }
 
+    /// Runs `operation` as a part of the trace and correlation of the command that queued it,
+    /// so that its calls to the processor and its reply show in the checkout's trace.
     async fn execute(&self, operation: Operation) {
+        let command = command_of(&operation).ok();
+        let span = self.tracer.start_remote(
+            format!("payment {}", operation.kind.as_str()),
+            SpanKind::Internal,
+            command.as_ref().and_then(|command| command.traceparent.as_deref()),
+        );
+        let causality = Causality {
+            trace: span.context().clone(),
+            correlation_id: command
+                .as_ref()
+                .and_then(|command| command.correlation_id.clone())
+                .unwrap_or_else(|| operation.order_id.to_string()),
+            causation_id: command.map_or_else(|| operation.id.to_string(), |command| command.id.to_string()),
+            tracer: self.tracer.clone(),
+        };
+        causality.scope(self.execute_traced(operation)).await;
+    }
+
+    async fn execute_traced(&self, operation: Operation) {
         if let Err(error) = self.attempt(&operation).await {
             tracing::warn!(%error, order_id = %operation.order_id, kind = operation.kind.as_str(), "payment operation not recorded");
             // Recorded nothing: try again after a pause rather than at once.
@@ -158,10 +197,7 @@ impl Worker {
 
     /// Records the settled payment with the reply to its command, once.
     async fn settle(&self, operation: &Operation, payment: &Payment, answer: Answer) -> Result<(), WorkError> {
-        let headers: Headers =
-            serde_json::from_str(&operation.command_headers).map_err(|e| WorkError::Command(e.to_string()))?;
-        let command = Envelope::from_parts(&headers, operation.command_payload.clone().into_bytes())
-            .map_err(|e| WorkError::Command(e.to_string()))?;
+        let command = command_of(operation)?;
         let now = OffsetDateTime::now_utc();
         let mut work = UnitOfWork::begin(&self.db, &self.outbox).await?;
         if !store::finish(&mut work, operation.id, now).await? {
