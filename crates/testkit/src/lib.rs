@@ -9,10 +9,12 @@ mod issuer;
 pub mod matrix;
 mod nats;
 pub mod otlp;
+mod own_metrics;
 mod peer;
 
 pub use issuer::{CLIENT_SECRET, TestIssuer, now, tampered};
 pub use nats::NatsServer;
+pub use own_metrics::OwnMetrics;
 pub use peer::Peer;
 
 use std::net::SocketAddr;

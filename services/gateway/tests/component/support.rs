@@ -86,25 +86,4 @@ pub async fn gateway(backend: Backend, upstream_url: &str, extra: &[(&str, Value
     flotilla_testkit::spawn(&flotilla_gateway::SERVICE, backend, &settings).await
 }
 
-/// The series recorded on this test's thread, kept apart from the process's recorder that
-/// parallel tests share, so that a test can count exactly what it caused. The gateway's tasks run
-/// on the test's current-thread runtime, so they record here too.
-pub struct OwnMetrics {
-    handle: metrics_exporter_prometheus::PrometheusHandle,
-    _guard: metrics::LocalRecorderGuard<'static>,
-}
-
-impl OwnMetrics {
-    /// Call before starting the gateway: its series are registered as it builds.
-    pub fn start() -> Self {
-        let recorder: &'static _ =
-            Box::leak(Box::new(metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder()));
-        Self { handle: recorder.handle(), _guard: metrics::set_default_local_recorder(recorder) }
-    }
-
-    /// The value of `series` (name and labels as rendered), if it was recorded.
-    pub fn value(&self, series: &str) -> Option<f64> {
-        let prefix = format!("{series} ");
-        self.handle.render().lines().find_map(|line| line.strip_prefix(&prefix)?.parse().ok())
-    }
-}
+pub use flotilla_testkit::OwnMetrics;
