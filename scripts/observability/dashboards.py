@@ -385,7 +385,8 @@ def messaging():
                     "short", "Handler attempts a second that failed: transient ones are retried, permanent ones dead-lettered."), 24, 7),
             ]),
             ("Dead letters", [
-                (stat("Dead letters stored", [(f"sum(flotilla_dead_letters{{{sc}}})", "")], "short",
+                # Every replica samples the same table: max per consumer, then the sum.
+                (stat("Dead letters stored", [(f"sum(max by (service, consumer) (flotilla_dead_letters{{{sc}}}))", "")], "short",
                       "Messages given up on and kept: `flotilla dlq list`.", [(1, "red")]), 6, 7),
                 (timeseries("Dead letters by consumer", [(f"max by (consumer) (flotilla_dead_letters{{{sc}}})", "{{consumer}}")],
                             "short", minimum=0), 9, 7),
