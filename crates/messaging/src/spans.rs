@@ -18,8 +18,9 @@ pub(crate) struct Transaction {
 
 impl Transaction {
     /// The span of a transaction begun for the current work; none outside any.
+    /// With tracing off there is none, and messages carry the work's own context.
     pub(crate) fn begin(system: &str) -> Option<Self> {
-        let causality = Causality::current()?;
+        let causality = Causality::current().filter(|causality| causality.tracer.records())?;
         let mut span = causality.tracer.start_child("transaction", SpanKind::Client, &causality.trace);
         span.set("db.system.name", db_system(system));
         Some(Self { span, tracer: causality.tracer, committed: false })
@@ -75,8 +76,9 @@ pub(crate) fn send(
     address: &str,
     headers: &crate::envelope::Headers,
 ) -> Option<Span> {
-    // A message emitted outside any traced work starts no trace of its own here.
-    let parent = headers.get("ce-traceparent")?;
+    // A message emitted outside any traced work starts no trace of its own here; with tracing
+    // off, the relay makes no ids for every message it hands over.
+    let parent = headers.get("ce-traceparent").filter(|_| tracer.records())?;
     let mut span = tracer.start_remote(format!("send {address}"), SpanKind::Producer, Some(parent));
     if span.is_recording() {
         span.set("messaging.system", system);

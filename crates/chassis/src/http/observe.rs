@@ -43,7 +43,11 @@ pub(super) async fn observe(State(info): State<ServiceInfo>, mut req: Request, n
     // spans would crowd out the ones that do.
     let tracer = if operational { Tracer::off() } else { info.tracer.clone() };
     // OpenTelemetry's HTTP server span name: the method and the route template, never the raw path.
-    let name = if matched { format!("{method} {route_label}") } else { method.clone() };
+    let name = match (tracer.records(), matched) {
+        (false, _) => String::new(),
+        (true, true) => format!("{method} {route_label}"),
+        (true, false) => method.clone(),
+    };
     let mut server = tracer.start_remote(name, SpanKind::Server, traceparent);
     if server.is_recording() {
         server.set("http.request.method", method.clone());

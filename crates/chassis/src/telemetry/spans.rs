@@ -38,6 +38,12 @@ impl Tracer {
         Self::default()
     }
 
+    /// Whether spans are recorded at all; when not, work that exists only for spans (their names,
+    /// ids nobody logs) can be skipped.
+    pub fn records(&self) -> bool {
+        self.sdk.is_some()
+    }
+
     pub(crate) fn new(provider: SdkTracerProvider) -> Self {
         let tracer = provider.tracer("flotilla");
         Self { sdk: Some((tracer, provider)) }
