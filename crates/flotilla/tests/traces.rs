@@ -204,7 +204,14 @@ async fn one_checkout_is_one_trace_across_gateway_ordering_bus_inventory_and_pay
                 && spans.iter().any(|created| created.span_id == span.parent_span_id && created.service == "payments")
         })
     };
-    let spans = receiver.trace(&trace_id, Duration::from_secs(60), captured).await;
+    // A span is exported when it ends, a child before its parent: wait until no span of the
+    // work still in flight (shipping's, say) is missing its parent.
+    let whole = |spans: &[ReceivedSpan]| {
+        spans.iter().all(|span| {
+            span.parent_span_id == caller_span || spans.iter().any(|parent| parent.span_id == span.parent_span_id)
+        })
+    };
+    let spans = receiver.trace(&trace_id, Duration::from_secs(60), |spans| captured(spans) && whole(spans)).await;
 
     for span in &spans {
         if span.parent_span_id == caller_span {
