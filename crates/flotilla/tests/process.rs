@@ -5,15 +5,12 @@
 
 mod common;
 
+use common::free_port;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn flotilla(data_dir: &Path, port: u16) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_flotilla"));
@@ -228,12 +225,12 @@ fn every_port_passes_promtool_and_serves_only_its_own_series() {
     let all = common::Ports::new();
     let ports: Vec<(&str, u16)> = all.all().collect();
     let port = |name: &str| all.of(name);
-    let closed = free_port();
+    let hanging_up = common::hanging_up_upstream();
     let mut command = flotilla(dir.path(), port("catalog"));
     command.envs(all.environment());
     let ghost = "FLOTILLA_SERVICES__GATEWAY__UPSTREAMS__GHOST";
     command
-        .env(format!("{ghost}__URL"), format!("http://127.0.0.1:{closed}"))
+        .env(format!("{ghost}__URL"), format!("http://127.0.0.1:{hanging_up}"))
         .env(format!("{ghost}__RETRIES"), "0")
         .env(format!("{ghost}__BREAKER__CONSECUTIVE_FAILURES"), "1");
     let mut child = command.arg("run").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();

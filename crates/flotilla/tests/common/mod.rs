@@ -25,6 +25,26 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// `count` ports that differ from each other: each is held until all are chosen, since a port
+/// released at once may be the next one the kernel hands out.
+pub fn distinct_free_ports(count: usize) -> Vec<u16> {
+    let held: Vec<_> = (0..count).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    held.iter().map(|listener| listener.local_addr().unwrap().port()).collect()
+}
+
+/// An upstream that accepts every connection and hangs up before answering: it keeps its port,
+/// so no other process can come to answer there, and every request to it fails at once.
+pub fn hanging_up_upstream() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for connection in listener.incoming() {
+            drop(connection);
+        }
+    });
+    port
+}
+
 /// A free port for every service.
 pub struct Ports {
     services: BTreeMap<String, u16>,
@@ -32,7 +52,9 @@ pub struct Ports {
 
 impl Ports {
     pub fn new() -> Self {
-        Self { services: services().into_iter().map(|name| (name, free_port())).collect() }
+        let services = services();
+        let ports = distinct_free_ports(services.len());
+        Self { services: services.into_iter().zip(ports).collect() }
     }
 
     pub fn of(&self, service: &str) -> u16 {
