@@ -40,7 +40,7 @@ port=18180
 env_vars=(FLOTILLA_LOG__LEVEL=warn FLOTILLA_SERVICES__IDENTITY__SIGN_IN_PER_MINUTE=1000000
   FLOTILLA_SERVICES__INVENTORY__INITIAL_STOCK=100000000 FLOTILLA_SERVICES__NOTIFICATIONS__SINK__PORT=0
   FLOTILLA_DATA_DIR="$work/data")
-for service in $("$bin" version | tail -n +2 | awk '{print $1}'); do
+for service in $("$bin" version | awk 'NR > 1 && NF == 0 {exit} NR > 1 {print $1}'); do
   name=${service//-/_}
   env_vars+=("FLOTILLA_SERVICES__${name^^}__PORT=$port")
   case $service in gateway) gateway=$port ;; identity) identity=$port ;; esac

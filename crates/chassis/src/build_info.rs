@@ -19,24 +19,37 @@ pub fn build_time() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// The body of `/version`.
+/// Which build of which service answers.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "product": "flotilla", "product_version": "0.1.0", "service": "catalog", "service_version": "0.1.0",
+    "api_version": "1.0.0", "git_commit": "904b99a1c2d3", "build_time": "2026-12-01T19:47:46Z"
+}))]
 pub struct VersionInfo {
+    /// The product the service belongs to.
     pub product: &'static str,
+    /// The product's release (SemVer).
     pub product_version: &'static str,
+    /// The service's name.
     pub service: &'static str,
+    /// The service's own version (SemVer).
     pub service_version: &'static str,
+    /// The version of the service's API contract, as its OpenAPI document's `info.version`.
+    pub api_version: &'static str,
+    /// The source revision it was built from, or `unknown`.
     pub git_commit: &'static str,
+    /// When it was built (RFC 3339, UTC), or `unknown`.
     pub build_time: String,
 }
 
 impl VersionInfo {
-    pub fn new(service: &'static str, service_version: &'static str) -> Self {
+    pub fn new(service: &'static str, service_version: &'static str, api_version: &'static str) -> Self {
         Self {
             product: PRODUCT,
             product_version: PRODUCT_VERSION,
             service,
             service_version,
+            api_version,
             git_commit: GIT_COMMIT,
             build_time: build_time(),
         }

@@ -32,18 +32,24 @@ pub struct Readiness {
     checks: Arc<[Arc<dyn ReadinessCheck>]>,
 }
 
+/// Whether the service can take traffic now, and what each of its checks found.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "ready", "checks": [{"name": "database", "status": "pass"}]}))]
 pub struct ReadinessReport {
     /// `ready` or `unready`.
     pub status: &'static str,
+    /// One result per dependency the service needs to serve.
     pub checks: Vec<CheckResult>,
 }
 
+/// One readiness check: a dependency, and whether it answered in time.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckResult {
+    /// What was checked (`database`, `bus`, `draining`, ...).
     pub name: &'static str,
     /// `pass` or `fail`.
     pub status: &'static str,
+    /// Why the check failed; absent when it passed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }

@@ -28,6 +28,9 @@ pub type BuildFuture = Pin<Box<dyn Future<Output = Result<ServiceParts, BoxError
 pub struct ServiceDefinition {
     pub name: &'static str,
     pub version: &'static str,
+    /// The version of the service's API contract, its OpenAPI document's `info.version` (SemVer,
+    /// apart from the crate's: ADR 0017). A breaking change to the document needs a new major one.
+    pub api_version: &'static str,
     pub default_port: u16,
     /// Serves a public API under `/api/v1/<name>/`, which the gateway routes.
     pub public_api: bool,
@@ -195,7 +198,13 @@ impl Application {
             ];
             checks.extend(parts.checks);
             let readiness = Readiness::new(checks);
-            let info = ServiceInfo { name, version: definition.version, edge: parts.edge, tracer: tracer.clone() };
+            let info = ServiceInfo {
+                name,
+                version: definition.version,
+                api_version: definition.api_version,
+                edge: parts.edge,
+                tracer: tracer.clone(),
+            };
             let routers = service_router(
                 info,
                 parts.api,

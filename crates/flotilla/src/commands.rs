@@ -79,6 +79,12 @@ pub async fn migrate(env: Option<Environment>, config_dir: &Path, name: Option<&
 pub fn version() {
     say!("flotilla {PRODUCT_VERSION} (commit {}, built {})", build_info::GIT_COMMIT, build_info::build_time());
     for service in registry::SERVICES {
-        say!("  {:<16} {}", service.name, service.version);
+        say!("  {:<16} {:<8} api {}", service.name, service.version, service.api_version);
+    }
+    // After a blank line, so that a reader of the services above stops there.
+    say!("");
+    say!("message contracts (each type ends in its major version):");
+    for message in flotilla_contracts::registry() {
+        say!("  {:<48} from {}", message.message_type, message.senders.join(", "));
     }
 }

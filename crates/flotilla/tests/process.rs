@@ -193,7 +193,18 @@ fn migrate_then_version() {
     let expected = format!("catalog: {} migrations applied", flotilla_catalog::MIGRATIONS.len());
     assert!(String::from_utf8_lossy(&output.stdout).contains(&expected));
     let output = flotilla(dir.path(), free_port()).arg("version").output().unwrap();
-    assert!(String::from_utf8_lossy(&output.stdout).starts_with("flotilla "));
+    let version = String::from_utf8_lossy(&output.stdout);
+    assert!(version.starts_with("flotilla "), "{version}");
+    // Every version there is: the product's, each service's and its API's, each message's.
+    let catalog = format!(
+        "  catalog          {} api {}",
+        flotilla_catalog::SERVICE.version,
+        flotilla_catalog::SERVICE.api_version
+    );
+    assert!(version.lines().any(|line| line.split_whitespace().eq(catalog.split_whitespace())), "{version}");
+    for message in flotilla_contracts::registry() {
+        assert!(version.contains(message.message_type), "{} is not listed: {version}", message.message_type);
+    }
 }
 
 /// Every port of the embedded system, after traffic through every service (a request to each, a

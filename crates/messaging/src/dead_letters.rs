@@ -64,22 +64,53 @@ impl Failure {
 
 /// A dead letter as operators see it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0193a1f4-5b7c-7d2e-9f10-3a4b5c6d7e8f",
+    "consumer": "basket.catalog-prices",
+    "message_id": "0193a1f4-2a10-7c3d-8e4f-5a6b7c8d9e0f",
+    "message_type": "flotilla.catalog.product-updated.v1",
+    "reason": "exhausted",
+    "attempts": 5,
+    "first_error": "database is locked",
+    "last_error": "database is locked",
+    "first_failed_at": "2026-12-01T19:47:46Z",
+    "last_failed_at": "2026-12-01T19:48:16Z",
+    "state": "dead",
+    "replays": 0,
+    "headers": {
+        "ce-id": "0193a1f4-2a10-7c3d-8e4f-5a6b7c8d9e0f", "ce-source": "/flotilla/catalog",
+        "ce-type": "flotilla.catalog.product-updated.v1", "ce-specversion": "1.0",
+        "content-type": "application/json"
+    },
+    "payload": {"product_id": "0193a1f3-9d2e-7f40-a1b2-c3d4e5f60718", "sku": "KIT-0001"},
+    "payload_encoding": "json"
+}))]
 pub struct DeadLetter {
+    /// The dead letter's own id, for replaying or discarding it.
     pub id: Uuid,
+    /// The consumer that gave up on it (`<service>.<consumer>`).
     pub consumer: String,
+    /// The message's id (CloudEvents `id`); a replay keeps it, so duplicates stay detectable.
     pub message_id: String,
+    /// The message's CloudEvents `type`.
     pub message_type: String,
     /// `undecodable`, `rejected` or `exhausted`.
     pub reason: String,
+    /// How many times the consumer tried it.
     pub attempts: i64,
+    /// What went wrong the first time.
     pub first_error: String,
+    /// What went wrong the last time.
     pub last_error: String,
+    /// When it first failed (RFC 3339, UTC).
     #[schema(format = DateTime)]
     pub first_failed_at: String,
+    /// When it last failed (RFC 3339, UTC).
     #[schema(format = DateTime)]
     pub last_failed_at: String,
     /// `dead`, or `replay-requested` until the consumer has tried it again.
     pub state: String,
+    /// How many times an operator asked for it to be replayed.
     pub replays: i64,
     /// The message's CloudEvents attributes as they travelled.
     #[schema(value_type = HashMap<String, String>)]

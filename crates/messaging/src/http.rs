@@ -48,9 +48,16 @@ pub(crate) fn router(db: Database, publishes: Vec<MessageInfo>) -> OpenApiRouter
 
 /// A message type this service publishes.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "flotilla.catalog.product-created.v1",
+    "summary": "A product was added to the catalogue",
+    "schema": "/events/flotilla.catalog.product-created.v1/schema"
+}))]
 struct PublishedEvent {
+    /// The CloudEvents `type`; its last segment is the contract's major version.
     #[schema(example = "flotilla.catalog.product-created.v1")]
     r#type: String,
+    /// What happened when this message is published.
     summary: String,
     /// Where its JSON Schema is served.
     schema: String,
@@ -77,7 +84,13 @@ async fn list_events(State(state): State<EventsState>) -> Json<Vec<PublishedEven
 #[utoipa::path(get, path = "/events/{type}/schema", tag = "events", security(()),
     params(("type" = String, Path, description = "CloudEvents type")),
     responses(
-        (status = 200, description = "The JSON Schema", body = Object),
+        (status = 200, description = "The JSON Schema", body = Object, example = json!({
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "title": "ProductCreatedV1",
+            "type": "object",
+            "required": ["product_id", "sku"],
+            "properties": {"product_id": {"type": "string", "format": "uuid"}, "sku": {"type": "string"}}
+        })),
         (status = 404, description = "This service does not publish that type", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn event_schema(
@@ -134,7 +147,9 @@ async fn get_dead_letter(State(state): State<AdminState>, Path(id): Path<Uuid>) 
 
 /// How many dead letters an operation touched.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"affected": 3}))]
 struct Affected {
+    /// The number of dead letters replayed or discarded.
     affected: u64,
 }
 

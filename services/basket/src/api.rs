@@ -52,8 +52,10 @@ pub fn router(db: Database, outbox: Outbox, limits: Limits) -> OpenApiRouter {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(as = Money)]
 pub struct MoneyBody {
+    /// The amount in minor units of the currency (cents for EUR).
     #[schema(example = 3499)]
     pub amount_minor: i64,
+    /// The ISO 4217 code of the currency, in upper case.
     #[schema(example = "EUR")]
     pub currency: String,
 }
@@ -68,6 +70,7 @@ impl From<&Money> for MoneyBody {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddItemRequest {
+    /// The catalog's id of the product to add.
     pub product_id: Uuid,
     /// Added to the line's quantity if the product is in the basket already. A line holds 1 to
     /// `services.basket.max_quantity` (99 unless configured).
@@ -87,9 +90,13 @@ pub struct SetQuantityRequest {
 /// One product in a basket.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LineResponse {
+    /// The catalog's id of the product.
     pub product_id: Uuid,
+    /// The product's stock-keeping unit, as the catalog has it now (its last one once deleted).
     pub sku: String,
+    /// The product's name, as the catalog has it now (its last one once deleted).
     pub name: String,
+    /// How many of the product the line holds, at least 1.
     pub quantity: i64,
     /// The catalog's price now.
     pub unit_price: MoneyBody,
@@ -105,7 +112,37 @@ pub struct LineResponse {
 
 /// A customer's basket.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "customer_id": "0195b2c4-7e3a-7f19-a6d2-58c1e0b4f937",
+    "lines": [
+        {
+            "product_id": "019593fa-5d95-7c4e-8a1f-3b6d9e2c7a10",
+            "sku": "KIT-0001",
+            "name": "Cast-Iron Skillet 26 cm",
+            "quantity": 2,
+            "unit_price": {"amount_minor": 3299, "currency": "EUR"},
+            "price_when_added": {"amount_minor": 3499, "currency": "EUR"},
+            "price_changed": true,
+            "available": true,
+            "line_total": {"amount_minor": 6598, "currency": "EUR"}
+        },
+        {
+            "product_id": "019593fa-9e20-7d51-b3c8-0e4f7a9d1b26",
+            "sku": "KIT-0002",
+            "name": "Stainless Steel Saucepan 2 L with Lid",
+            "quantity": 1,
+            "unit_price": {"amount_minor": 4299, "currency": "EUR"},
+            "price_when_added": {"amount_minor": 4299, "currency": "EUR"},
+            "price_changed": false,
+            "available": true,
+            "line_total": {"amount_minor": 4299, "currency": "EUR"}
+        }
+    ],
+    "totals": [{"amount_minor": 10897, "currency": "EUR"}],
+    "version": 4
+}))]
 pub struct BasketResponse {
+    /// The customer whose basket it is: the subject (`sub`) of their token.
     pub customer_id: String,
     /// In the order they were added.
     pub lines: Vec<LineResponse>,

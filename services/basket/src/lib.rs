@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[MigrationFile] = &[
 pub static SERVICE: ServiceDefinition = ServiceDefinition {
     name: "basket",
     version: env!("CARGO_PKG_VERSION"),
+    api_version: "1.0.0",
     default_port: 8083,
     public_api: true,
     migrations: MIGRATIONS,

@@ -68,6 +68,7 @@ pub fn router(db: Database, outbox: Outbox) -> OpenApiRouter {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Price {
+    /// The amount in minor units of the currency (cents for EUR), 0 to 10,000,000,000.
     #[schema(example = 3499, minimum = 0, maximum = 10_000_000_000_i64)]
     pub amount_minor: i64,
     #[schema(schema_with = currency_schema)]
@@ -76,6 +77,8 @@ pub struct Price {
 
 fn name_schema() -> Object {
     let mut schema = flotilla_chassis::schema::text_line(200);
+    schema.description =
+        Some("The name customers see: at most 200 characters, not blank, no control characters.".into());
     schema.examples = vec!["Cast-Iron Skillet 26 cm".into()];
     schema
 }
@@ -94,6 +97,8 @@ fn currency_schema() -> Object {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductRequest {
+    /// The stock-keeping unit, unique in the catalogue: 3 to 32 characters of A-Z, 0-9 and -,
+    /// not starting with -; surrounding spaces are trimmed.
     #[schema(example = "KIT-0001", pattern = "^\\s*[A-Z0-9][A-Z0-9-]{2,31}\\s*$")]
     pub sku: String,
     /// At most 200 characters, not blank, no control characters.
@@ -160,20 +165,42 @@ impl ProductRequest {
 
 /// A stored product.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "019593fa-5d95-7c4e-8a1f-3b6d9e2c7a10",
+    "sku": "KIT-0001",
+    "name": "Cast-Iron Skillet 26 cm",
+    "description": "Pre-seasoned cast-iron skillet with a helper handle and twin pouring lips.",
+    "price": {"amount_minor": 3499, "currency": "EUR"},
+    "category": "kitchen",
+    "image": "/images/products/kit-0001.jpg",
+    "attributes": {"diameter_cm": 26, "dishwasher_safe": false, "material": "cast iron", "weight_g": 2300},
+    "version": 3,
+    "created_at": "2025-03-14T09:26:53.589412Z",
+    "updated_at": "2025-05-02T16:41:07.305118Z"
+}))]
 pub struct ProductResponse {
+    /// The product's id, assigned by the catalog when it was created.
     pub id: Uuid,
+    /// The stock-keeping unit, unique in the catalogue.
     pub sku: String,
+    /// The name customers see.
     pub name: String,
+    /// The long description; empty when the product has none.
     pub description: String,
     pub price: Price,
+    /// The category's slug: words of a-z and 0-9 joined by hyphens.
     pub category: String,
+    /// An absolute path or an https URL of the product's picture; null when it has none.
     pub image: Option<String>,
+    /// Stock-independent properties by name: values are text, whole numbers or booleans.
     #[schema(value_type = Object)]
     pub attributes: BTreeMap<String, AttributeValue>,
     /// Grows by one with every change; the ETag is this number in quotes.
     pub version: i64,
+    /// When the product was created (RFC 3339, UTC).
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// When the product last changed (RFC 3339, UTC); the creation time until then.
     #[schema(format = DateTime)]
     pub updated_at: String,
 }
@@ -199,9 +226,41 @@ impl From<&Product> for ProductResponse {
 
 /// One page of products.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "items": [
+        {
+            "id": "019593fa-5d95-7c4e-8a1f-3b6d9e2c7a10",
+            "sku": "KIT-0001",
+            "name": "Cast-Iron Skillet 26 cm",
+            "description": "Pre-seasoned cast-iron skillet with a helper handle and twin pouring lips.",
+            "price": {"amount_minor": 3499, "currency": "EUR"},
+            "category": "kitchen",
+            "image": "/images/products/kit-0001.jpg",
+            "attributes": {"diameter_cm": 26, "dishwasher_safe": false, "material": "cast iron", "weight_g": 2300},
+            "version": 3,
+            "created_at": "2025-03-14T09:26:53.589412Z",
+            "updated_at": "2025-05-02T16:41:07.305118Z"
+        },
+        {
+            "id": "019593fa-9e20-7d51-b3c8-0e4f7a9d1b26",
+            "sku": "KIT-0002",
+            "name": "Stainless Steel Saucepan 2 L with Lid",
+            "description": "Tri-ply stainless saucepan with an aluminium core for fast, even heating.",
+            "price": {"amount_minor": 4299, "currency": "EUR"},
+            "category": "kitchen",
+            "image": null,
+            "attributes": {"capacity_ml": 2000, "dishwasher_safe": true, "induction_compatible": true},
+            "version": 1,
+            "created_at": "2025-03-14T09:27:10.112734Z",
+            "updated_at": "2025-03-14T09:27:10.112734Z"
+        }
+    ],
+    "next_cursor": "YTowMTk1OTNmYS05ZTIwLTdkNTEtYjNjOC0wZTRmN2E5ZDFiMjY"
+}))]
 pub struct ProductPage {
+    /// The products of this page: in creation order, or by relevance when searching with `q`.
     pub items: Vec<ProductResponse>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
+    /// Pass as `cursor` to get the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -223,9 +282,12 @@ pub struct ListParams {
     pub limit: Option<u32>,
 }
 
+/// A category in use.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Category {
+    /// The category's slug, as products name it.
     pub name: String,
+    /// How many products are in the category (at least 1).
     pub product_count: i64,
 }
 
@@ -428,7 +490,11 @@ async fn delete_product(
 
 /// The categories in use, with how many products each has.
 #[utoipa::path(get, path = "/api/v1/catalog/categories", tag = "catalog", security((), ("bearer" = [])), responses(
-    (status = 200, description = "Categories in name order", body = Vec<Category>),
+    (status = 200, description = "Categories in name order", body = Vec<Category>, example = json!([
+        {"name": "garden", "product_count": 15},
+        {"name": "kitchen", "product_count": 15},
+        {"name": "lighting", "product_count": 12}
+    ])),
     responses::Unauthenticated,
 ))]
 async fn list_categories(

@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[MigrationFile] =
 pub static SERVICE: ServiceDefinition = ServiceDefinition {
     name: "gateway",
     version: env!("CARGO_PKG_VERSION"),
+    api_version: "1.0.0",
     default_port: 8080,
     public_api: false,
     migrations: MIGRATIONS,

@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[MigrationFile] = &[
 pub static SERVICE: ServiceDefinition = ServiceDefinition {
     name: "identity",
     version: env!("CARGO_PKG_VERSION"),
+    api_version: "1.0.0",
     default_port: 8081,
     public_api: true,
     migrations: MIGRATIONS,

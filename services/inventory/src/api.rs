@@ -53,8 +53,11 @@ pub fn router(db: Database, outbox: Outbox) -> OpenApiRouter {
 
 /// How many units of a SKU can be bought now.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"sku": "KIT-0001", "available": 37, "discontinued": false}))]
 pub struct Availability {
+    /// The SKU asked about.
     pub sku: String,
+    /// Units free to reserve now, 0 or more.
     pub available: i64,
     /// The product left the catalogue: nothing more can be reserved.
     pub discontinued: bool,
@@ -62,8 +65,21 @@ pub struct Availability {
 
 /// A SKU's counts. Always `available + reserved + committed = received`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "sku": "KIT-0001",
+    "product_id": "019593fa-5d95-7c4e-8a1f-3b6d9e2c7a10",
+    "available": 37,
+    "reserved": 3,
+    "committed": 8,
+    "received": 48,
+    "discontinued": false,
+    "version": 14,
+    "updated_at": "2025-05-20T08:15:42.781305Z"
+}))]
 pub struct StockLevel {
+    /// The stock-keeping unit, as the catalog names it.
     pub sku: String,
+    /// The catalog product sold under this SKU; null when none is known.
     pub product_id: Option<Uuid>,
     /// Free to reserve.
     pub available: i64,
@@ -73,8 +89,11 @@ pub struct StockLevel {
     pub committed: i64,
     /// Everything received, less what adjustments took away.
     pub received: i64,
+    /// The product left the catalogue: nothing more can be reserved.
     pub discontinued: bool,
+    /// Grows by one with every change of the counts or the product.
     pub version: i64,
+    /// When the counts or the product last changed (RFC 3339, UTC).
     #[schema(format = DateTime)]
     pub updated_at: String,
 }
@@ -95,10 +114,39 @@ impl From<&StockItem> for StockLevel {
     }
 }
 
+/// One page of SKUs' counts.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "items": [
+        {
+            "sku": "KIT-0001",
+            "product_id": "019593fa-5d95-7c4e-8a1f-3b6d9e2c7a10",
+            "available": 37,
+            "reserved": 3,
+            "committed": 8,
+            "received": 48,
+            "discontinued": false,
+            "version": 14,
+            "updated_at": "2025-05-20T08:15:42.781305Z"
+        },
+        {
+            "sku": "KIT-0002",
+            "product_id": "019593fa-9e20-7d51-b3c8-0e4f7a9d1b26",
+            "available": 0,
+            "reserved": 2,
+            "committed": 22,
+            "received": 24,
+            "discontinued": false,
+            "version": 9,
+            "updated_at": "2025-05-19T17:02:11.046823Z"
+        }
+    ],
+    "next_after": "KIT-0002"
+}))]
 pub struct StockPage {
+    /// The SKUs of this page, in SKU order.
     pub items: Vec<StockLevel>,
-    /// Pass as `after` for the next page; absent on the last one.
+    /// Pass as `after` for the next page; null on the last one.
     pub next_after: Option<String>,
 }
 
@@ -118,10 +166,11 @@ pub struct PageParams {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptRequest {
+    /// How many units arrived, 1 to 1,000,000.
     #[schema(example = 24, minimum = 1, maximum = 1_000_000)]
     pub quantity: i64,
     /// Where the units came from (a delivery note, at most 200 characters).
-    #[schema(schema_with = reason_schema)]
+    #[schema(schema_with = note_schema)]
     pub note: Option<String>,
 }
 
@@ -138,32 +187,68 @@ pub struct AdjustmentRequest {
 }
 
 fn delta_schema() -> utoipa::openapi::schema::Schema {
-    flotilla_chassis::schema::nonzero_change(stock::MAX_UNITS)
+    let mut schema = flotilla_chassis::schema::nonzero_change(stock::MAX_UNITS);
+    if let utoipa::openapi::schema::Schema::OneOf(one_of) = &mut schema {
+        one_of.description = Some(
+            "Units to add to the free count, or to take from it when negative: not 0, at most 1,000,000 either way."
+                .into(),
+        );
+    }
+    schema
 }
 
 fn reason_schema() -> utoipa::openapi::schema::Object {
-    flotilla_chassis::schema::text_line(200)
+    let mut schema = flotilla_chassis::schema::text_line(200);
+    schema.description =
+        Some("Why the count changed: at most 200 characters, not blank, no control characters.".into());
+    schema
 }
 
+fn note_schema() -> utoipa::openapi::schema::Object {
+    let mut schema = flotilla_chassis::schema::text_line(200);
+    schema.description = Some(
+        "Where the units came from, such as a delivery note: at most 200 characters, not blank, no control characters."
+            .into(),
+    );
+    schema
+}
+
+/// Units of one SKU that a reservation is for.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReservationLine {
+    /// The stock-keeping unit.
     pub sku: String,
+    /// How many units, at least 1.
     pub quantity: u32,
 }
 
 /// An order's reservation.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "order_id": "0196ecc3-46bd-7a02-9c5e-d17f3b8a6e41",
+    "state": "held",
+    "lines": [{"sku": "KIT-0001", "quantity": 2}, {"sku": "KIT-0002", "quantity": 1}],
+    "expires_at": "2025-05-20T08:30:42.781305Z",
+    "created_at": "2025-05-20T08:15:42.781305Z",
+    "updated_at": "2025-05-20T08:15:42.781305Z"
+}))]
 pub struct ReservationResponse {
+    /// The order the units are reserved for.
     pub order_id: Uuid,
     /// held, committed, released, expired or refused.
     #[schema(example = "held")]
     pub state: String,
+    /// The SKUs and units the order asked for; empty when it was released before the
+    /// reservation arrived.
     pub lines: Vec<ReservationLine>,
-    /// When a hold lapses unless committed or released first.
+    /// When a hold lapses unless committed or released first (RFC 3339, UTC); null when
+    /// nothing was ever held.
     #[schema(format = DateTime)]
     pub expires_at: Option<String>,
+    /// When the reservation was recorded (RFC 3339, UTC).
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// When its state last changed (RFC 3339, UTC).
     #[schema(format = DateTime)]
     pub updated_at: String,
 }

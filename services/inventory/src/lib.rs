@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[MigrationFile] = &[
 pub static SERVICE: ServiceDefinition = ServiceDefinition {
     name: "inventory",
     version: env!("CARGO_PKG_VERSION"),
+    api_version: "1.0.0",
     default_port: 8085,
     public_api: true,
     migrations: MIGRATIONS,

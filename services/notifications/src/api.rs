@@ -37,6 +37,8 @@ pub fn router(db: Database, sink_enabled: bool) -> OpenApiRouter {
         .with_state(AppState { db, sink_enabled })
 }
 
+/// What happened to the order that the mail tells: it was confirmed (paid for, to be shipped),
+/// rejected, cancelled, or shipped.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MilestoneName {
@@ -57,6 +59,7 @@ impl From<Milestone> for MilestoneName {
     }
 }
 
+/// Where a mail is on its way to the customer.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
@@ -82,16 +85,19 @@ impl From<Status> for DeliveryStatus {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct NotificationResponse {
     pub milestone: MilestoneName,
+    /// The address it is sent to: the contact address given at checkout.
     #[schema(example = "ada@example.com")]
     pub recipient: String,
+    /// The mail's subject line.
     pub subject: String,
     pub status: DeliveryStatus,
     /// Delivery attempts made so far.
     pub attempts: u32,
-    /// When the relay accepted it.
+    /// When the relay accepted it (RFC 3339, UTC); null until it did.
     #[schema(format = DateTime)]
     pub sent_at: Option<String>,
-    /// Why the last attempt failed; shown to admins only (it describes the mail system).
+    /// Why the last attempt failed; shown to admins only (it describes the mail system), and left
+    /// out when no attempt failed or once the mail is sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }
@@ -117,10 +123,13 @@ pub struct SinkMessageResponse {
     pub from: String,
     /// The envelope recipients (`RCPT TO`).
     pub to: Vec<String>,
+    /// The `Subject` header, decoded; null when the message has none.
     pub subject: Option<String>,
+    /// The `Message-ID` header; null when the message has none.
     pub message_id: Option<String>,
     /// The text, decoded from its transfer encoding.
     pub body: String,
+    /// When the sink received it (RFC 3339, UTC).
     #[schema(format = DateTime)]
     pub received_at: String,
 }
@@ -144,7 +153,10 @@ impl From<SinkMessage> for SinkMessageResponse {
     params(("order_id" = Uuid, Path, description = "The order")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The order's notifications", body = [NotificationResponse]),
+        (status = 200, description = "The order's notifications", body = [NotificationResponse], examples(
+            ("customer" = (summary = "As the order's customer sees them", value = json!(examples::notifications(false)))),
+            ("admin" = (summary = "As an admin sees them, with why an attempt failed", value = json!(examples::notifications(true)))),
+        )),
         responses::InvalidParameter,
         responses::Unauthenticated,
         (status = 403, description = "The order is someone else's", body = Problem, content_type = "application/problem+json"),
@@ -170,7 +182,7 @@ async fn order_notifications(
 #[utoipa::path(get, path = "/api/v1/notifications/sink/messages", tag = "notifications",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The messages", body = [SinkMessageResponse]),
+        (status = 200, description = "The messages", body = [SinkMessageResponse], example = json!(examples::sink_messages())),
         responses::Unauthenticated,
         responses::NotAdmin,
         (status = 404, description = "The mail sink is not enabled", body = Problem, content_type = "application/problem+json"),
@@ -184,4 +196,53 @@ async fn sink_messages(
     }
     let messages = store::sink_messages(state.db.pool()).await?;
     Ok(Json(messages.into_iter().map(SinkMessageResponse::from).collect()))
+}
+
+/// The documents' examples: the mails about an order of a skillet and a knife (94.98 EUR),
+/// confirmed and then shipped while the relay was slow to answer.
+mod examples {
+    use super::{DeliveryStatus, MilestoneName, NotificationResponse, SinkMessageResponse};
+
+    const ORDER: &str = "0195b7f0-8a3c-7b21-a4d5-3e9c7f1b2a60";
+
+    /// The order's mails; `last_error` only in an admin's view.
+    pub fn notifications(admin: bool) -> Vec<NotificationResponse> {
+        vec![
+            NotificationResponse {
+                milestone: MilestoneName::Confirmed,
+                recipient: "ada@example.com".into(),
+                subject: format!("Your order {ORDER} is confirmed"),
+                status: DeliveryStatus::Sent,
+                attempts: 1,
+                sent_at: Some("2025-03-14T09:26:55.012874Z".into()),
+                last_error: None,
+            },
+            NotificationResponse {
+                milestone: MilestoneName::Shipped,
+                recipient: "ada@example.com".into(),
+                subject: format!("Your order {ORDER} has shipped"),
+                status: DeliveryStatus::Pending,
+                attempts: 1,
+                sent_at: None,
+                last_error: admin.then(|| "no answer from the relay within 30000 ms".into()),
+            },
+        ]
+    }
+
+    /// The confirmation as the development mail sink received it.
+    pub fn sink_messages() -> Vec<SinkMessageResponse> {
+        vec![SinkMessageResponse {
+            from: "orders@flotilla.localhost".into(),
+            to: vec!["ada@example.com".into()],
+            subject: Some(format!("Your order {ORDER} is confirmed")),
+            message_id: Some(format!("<order-confirmed.{ORDER}@flotilla.localhost>")),
+            body: format!(
+                "Hello,\n\nyour order {ORDER} is confirmed:\nit is paid for and will be shipped soon.\n\n\
+                 \x20 1 x Cast-Iron Skillet 26 cm (KIT-0001) at 34.99 EUR: 34.99 EUR\n\
+                 \x20 1 x Chef's Knife 20 cm (KIT-0003) at 59.99 EUR: 59.99 EUR\n\
+                 \nTotal: 94.98 EUR\n\nThank you for shopping with Flotilla.\n"
+            ),
+            received_at: "2025-03-14T09:26:55.009316Z".into(),
+        }]
+    }
 }

@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[MigrationFile] = &[
 pub static SERVICE: ServiceDefinition = ServiceDefinition {
     name: "notifications",
     version: env!("CARGO_PKG_VERSION"),
+    api_version: "1.0.0",
     default_port: 8088,
     public_api: true,
     migrations: MIGRATIONS,

@@ -72,28 +72,54 @@ pub fn router(db: Database, outbox: Outbox, basket: Arc<BasketClient>, timeouts:
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressBody {
-    #[schema(schema_with = required_line)]
+    #[schema(schema_with = name_line)]
     pub name: String,
-    #[schema(schema_with = required_line)]
+    #[schema(schema_with = street_line)]
     pub line1: String,
-    #[schema(schema_with = optional_line)]
+    #[schema(schema_with = second_line)]
     pub line2: Option<String>,
-    #[schema(schema_with = required_line)]
+    #[schema(schema_with = city_line)]
     pub city: String,
-    #[schema(schema_with = required_line)]
+    #[schema(schema_with = postal_code_line)]
     pub postal_code: String,
-    /// ISO 3166-1 alpha-2, upper case.
+    /// The country, as its ISO 3166-1 alpha-2 code in upper case.
     #[schema(example = "GB", pattern = "^[A-Z]{2}$")]
     pub country: String,
 }
 
-/// An address line: not blank, at most 200 characters, no control characters.
-fn required_line() -> utoipa::openapi::schema::Object {
-    flotilla_chassis::schema::text_line(200)
+// A field whose schema is built by a function takes its description from the function, not from
+// a doc comment.
+fn described(mut schema: utoipa::openapi::schema::Object, description: &str) -> utoipa::openapi::schema::Object {
+    schema.description = Some(description.to_owned());
+    schema
 }
 
-fn optional_line() -> utoipa::openapi::schema::Object {
-    flotilla_chassis::schema::text(200)
+/// An address line: not blank, at most 200 characters, no control characters.
+fn required_line(description: &str) -> utoipa::openapi::schema::Object {
+    described(flotilla_chassis::schema::text_line(200), description)
+}
+
+fn name_line() -> utoipa::openapi::schema::Object {
+    required_line("Who receives the parcel, as the carrier prints it; not blank, at most 200 characters.")
+}
+
+fn street_line() -> utoipa::openapi::schema::Object {
+    required_line("The street and house number; not blank, at most 200 characters.")
+}
+
+fn second_line() -> utoipa::openapi::schema::Object {
+    described(
+        flotilla_chassis::schema::text(200),
+        "More of the address (flat, floor, building), at most 200 characters; left out or blank when there is none.",
+    )
+}
+
+fn city_line() -> utoipa::openapi::schema::Object {
+    required_line("The city or town; not blank, at most 200 characters.")
+}
+
+fn postal_code_line() -> utoipa::openapi::schema::Object {
+    required_line("The postal code as the country writes it; not blank, at most 200 characters.")
 }
 
 /// A checkout of the caller's basket.
@@ -116,63 +142,94 @@ pub struct CheckoutRequest {
     pub payment_method: String,
 }
 
+/// An amount of money.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Amount {
+    /// In minor units of the currency: 3499 is 34.99 EUR.
     pub amount_minor: i64,
+    /// The ISO 4217 code, upper case.
     pub currency: String,
 }
 
+/// A line of the order: a product, how many, and its price at checkout.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LineBody {
+    /// The catalog's product.
     pub product_id: Uuid,
+    /// The product's stock-keeping unit.
     pub sku: String,
+    /// The product's name at checkout.
     pub name: String,
+    /// How many were ordered, at least 1.
     pub quantity: u32,
+    /// The price of one, as the basket priced it at checkout.
     pub unit_price: Amount,
 }
 
+/// A step the order took.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TimelineEntry {
+    /// The entry's number within the order, from 1; a stream's event id.
     pub seq: i64,
+    /// When the step was taken (RFC 3339, UTC).
     #[schema(format = DateTime)]
     pub at: String,
     /// The order's status after the step.
     pub status: String,
+    /// What happened, in words, such as `stock reserved` or `payment declined`.
     pub step: String,
+    /// What the other service said: the card processor's decline code, why a payment failed, or
+    /// how a payment was undone (`voided`, `refunded`, `nothing`); null when it said nothing.
     pub detail: Option<String>,
 }
 
 /// An order with its timeline.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrderResponse {
+    /// The order's id.
     pub order_id: Uuid,
+    /// The customer who placed it: their account's id.
     pub customer_id: String,
     /// pending, stock_reserved, payment_authorized, confirmed, shipped, rejected or cancelled.
     #[schema(example = "confirmed")]
     pub status: String,
-    /// The saga's step: what it waits for.
+    /// The saga's step: what it waits for (reserving, authorizing, committing, capturing,
+    /// stopping_shipment, undoing) or where it stands (confirmed, shipped, rejected, cancelled).
     #[schema(example = "confirmed")]
     pub step: String,
-    /// Why a rejected order was rejected.
+    /// Why a rejected order was rejected: out-of-stock, payment-declined, payment-failed or
+    /// timed-out; null unless it was rejected.
     pub reason: Option<String>,
+    /// What was ordered.
     pub lines: Vec<LineBody>,
+    /// What the order costs: its lines' prices times their quantities.
     pub total: Amount,
+    /// What was charged to the card; zero until the payment is captured.
     pub captured: Amount,
+    /// What went back to the card by refund when the order was undone after its payment was
+    /// captured; zero otherwise.
     pub refunded: Amount,
+    /// Who carries the parcel; null until the carrier has it.
     pub carrier: Option<String>,
+    /// The carrier's tracking number; null until the carrier has the parcel.
     pub tracking_number: Option<String>,
+    /// When the order was placed (RFC 3339, UTC).
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// When the order last changed (RFC 3339, UTC).
     #[schema(format = DateTime)]
     pub updated_at: String,
+    /// Every step the order took, oldest first; empty in a list of orders.
     pub timeline: Vec<TimelineEntry>,
 }
 
+/// A page of orders, oldest first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = examples::page)]
 pub struct OrderPage {
     /// Orders without their timelines.
     pub items: Vec<OrderResponse>,
-    /// Pass as `after` for the next page; absent on the last one.
+    /// Pass as `after` for the next page; null on the last one.
     pub next_after: Option<Uuid>,
 }
 
@@ -246,7 +303,9 @@ fn entry(entry: &Entry) -> TimelineEntry {
     params(idempotency::RequiredKey),
     security(("bearer" = [])),
     responses(
-        (status = 202, description = "Accepted", body = OrderResponse, headers(("Location" = String))),
+        (status = 202, description = "Accepted", body = OrderResponse,
+            headers(("Location" = String, description = "The order's address, to follow it")),
+            example = json!(examples::accepted())),
         responses::InvalidParameter,
         responses::Unauthenticated,
         (status = 403, description = "A service account cannot check out", body = Problem, content_type = "application/problem+json"),
@@ -403,7 +462,7 @@ async fn list_orders(
     params(("order_id" = Uuid, Path, description = "The order")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The order", body = OrderResponse),
+        (status = 200, description = "The order", body = OrderResponse, example = json!(examples::shipped())),
         responses::InvalidParameter,
         responses::Unauthenticated,
         (status = 403, description = "The order is someone else's", body = Problem, content_type = "application/problem+json"),
@@ -425,7 +484,8 @@ async fn get_order(
     params(("order_id" = Uuid, Path, description = "The order")),
     security(("bearer" = [])),
     responses(
-        (status = 202, description = "Being cancelled (or cancelled already)", body = OrderResponse),
+        (status = 202, description = "Being cancelled (or cancelled already)", body = OrderResponse,
+            example = json!(examples::cancelling())),
         responses::InvalidParameter,
         responses::Unauthenticated,
         (status = 403, description = "The order is someone else's", body = Problem, content_type = "application/problem+json"),
@@ -480,7 +540,8 @@ async fn cancel_order(
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A stream of timeline entries", content_type = "text/event-stream", body = TimelineEntry),
+        (status = 200, description = "Server-sent events: each `status` event's data is a timeline entry as JSON, its id the entry's `seq`",
+            content_type = "text/event-stream", body = String, example = json!(examples::stream())),
         responses::InvalidParameter,
         responses::Unauthenticated,
         (status = 403, description = "The order is someone else's", body = Problem, content_type = "application/problem+json"),
@@ -534,4 +595,126 @@ async fn visible_order(state: &AppState, caller: &Caller, order_id: Uuid) -> Res
 
 fn not_found(order_id: Uuid) -> Problem {
     Problem::not_found(format!("no order has id {order_id}"))
+}
+
+/// The documents' examples: one order (a skillet and a knife, 94.98 EUR) on its way through the
+/// saga, and another whose card was declined, as the handlers above would answer.
+mod examples {
+    use uuid::{Uuid, uuid};
+
+    use super::{Amount, LineBody, OrderPage, OrderResponse, TimelineEntry};
+
+    const ORDER: Uuid = uuid!("0195b7f0-8a3c-7b21-a4d5-3e9c7f1b2a60");
+    const DECLINED_ORDER: Uuid = uuid!("0195b812-1d4e-7f6a-8b3c-2a5d9e0f4c17");
+    const CUSTOMER: &str = "0195b7e2-4c1a-7d3e-9f20-6a8b4c2d1e0f";
+
+    fn eur(amount_minor: i64) -> Amount {
+        Amount { amount_minor, currency: "EUR".into() }
+    }
+
+    fn line(product_id: Uuid, sku: &str, name: &str, quantity: u32, unit_minor: i64) -> LineBody {
+        LineBody { product_id, sku: sku.into(), name: name.into(), quantity, unit_price: eur(unit_minor) }
+    }
+
+    fn entry(seq: i64, at: &str, status: &str, step: &str, detail: Option<&str>) -> TimelineEntry {
+        TimelineEntry { seq, at: at.into(), status: status.into(), step: step.into(), detail: detail.map(Into::into) }
+    }
+
+    /// The steps of the order up to its confirmation.
+    fn confirmation() -> Vec<TimelineEntry> {
+        vec![
+            entry(1, "2025-03-14T09:26:53.589793Z", "pending", "accepted: reserving stock", None),
+            entry(2, "2025-03-14T09:26:53.731204Z", "stock_reserved", "stock reserved", None),
+            entry(3, "2025-03-14T09:26:54.102377Z", "payment_authorized", "payment authorized", None),
+            entry(4, "2025-03-14T09:26:54.215690Z", "payment_authorized", "stock committed", None),
+            entry(5, "2025-03-14T09:26:54.498021Z", "confirmed", "payment captured: confirmed", None),
+        ]
+    }
+
+    fn order(status: &str, step: &str, captured_minor: i64, timeline: Vec<TimelineEntry>) -> OrderResponse {
+        let updated_at = timeline.last().map(|entry| entry.at.clone()).unwrap_or_default();
+        OrderResponse {
+            order_id: ORDER,
+            customer_id: CUSTOMER.into(),
+            status: status.into(),
+            step: step.into(),
+            reason: None,
+            lines: vec![
+                line(uuid!("0195a0f3-5b2c-7d1e-a4f6-3c8b9d0e1f2a"), "KIT-0001", "Cast-Iron Skillet 26 cm", 1, 3499),
+                line(uuid!("0195a0f3-5b2d-7a40-b1c8-9e2f6d3a7b15"), "KIT-0003", "Chef's Knife 20 cm", 1, 5999),
+            ],
+            total: eur(9498),
+            captured: eur(captured_minor),
+            refunded: eur(0),
+            carrier: None,
+            tracking_number: None,
+            created_at: "2025-03-14T09:26:53.589793Z".into(),
+            updated_at,
+            timeline,
+        }
+    }
+
+    /// A checkout just accepted.
+    pub fn accepted() -> OrderResponse {
+        let mut timeline = confirmation();
+        timeline.truncate(1);
+        order("pending", "reserving", 0, timeline)
+    }
+
+    /// The order after the carrier collected it.
+    pub fn shipped() -> OrderResponse {
+        let mut timeline = confirmation();
+        timeline.push(entry(6, "2025-03-14T09:27:04.612385Z", "shipped", "shipped", None));
+        OrderResponse {
+            carrier: Some("Flotilla Post".into()),
+            tracking_number: Some("FP473124829GB".into()),
+            ..order("shipped", "shipped", 9498, timeline)
+        }
+    }
+
+    /// The confirmed order, asked to be cancelled before the carrier collected it.
+    pub fn cancelling() -> OrderResponse {
+        let mut timeline = confirmation();
+        let step = "cancellation requested: stopping the shipment";
+        timeline.push(entry(6, "2025-03-14T09:26:58.120447Z", "confirmed", step, None));
+        order("confirmed", "stopping_shipment", 9498, timeline)
+    }
+
+    /// The order's first two steps as its event stream sends them.
+    pub fn stream() -> String {
+        confirmation()
+            .iter()
+            .take(2)
+            .map(|entry| {
+                let data = serde_json::to_string(entry).unwrap_or_default();
+                format!("id: {}\nevent: status\ndata: {data}\n\n", entry.seq)
+            })
+            .collect()
+    }
+
+    /// A list of two orders: the shipped one and one whose card was declined.
+    pub fn page() -> OrderPage {
+        let shipped = OrderResponse { timeline: Vec::new(), ..shipped() };
+        let declined = OrderResponse {
+            order_id: DECLINED_ORDER,
+            status: "rejected".into(),
+            step: "rejected".into(),
+            reason: Some("payment-declined".into()),
+            lines: vec![line(
+                uuid!("0195a0f3-5b31-7c02-8e4d-1f7a3b9c5d26"),
+                "KIT-0005",
+                "Enamelled Dutch Oven 5.2 L",
+                1,
+                12900,
+            )],
+            total: eur(12900),
+            captured: eur(0),
+            carrier: None,
+            tracking_number: None,
+            created_at: "2025-03-14T10:02:17.304518Z".into(),
+            updated_at: "2025-03-14T10:02:18.011962Z".into(),
+            ..shipped.clone()
+        };
+        OrderPage { items: vec![shipped, declined], next_after: Some(DECLINED_ORDER) }
+    }
 }

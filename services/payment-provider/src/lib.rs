@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[MigrationFile] = &[
 pub static SERVICE: ServiceDefinition = ServiceDefinition {
     name: "payment-provider",
     version: env!("CARGO_PKG_VERSION"),
+    api_version: "1.0.0",
     default_port: 8089,
     // A third party's API: clients call it directly, never through our gateway.
     public_api: false,

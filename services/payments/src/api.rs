@@ -32,9 +32,12 @@ pub fn router(db: Database) -> OpenApiRouter {
     OpenApiRouter::with_openapi(ApiDoc::openapi()).routes(routes!(get_payment)).with_state(AppState { db })
 }
 
+/// An amount of money.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Amount {
+    /// In minor units of the currency: 3499 is 34.99 EUR.
     pub amount_minor: i64,
+    /// The ISO 4217 code, upper case.
     pub currency: String,
 }
 
@@ -46,23 +49,49 @@ impl From<Money> for Amount {
 
 /// An order's payment.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = example)]
 pub struct PaymentResponse {
+    /// The payment's id.
     pub payment_id: Uuid,
+    /// The order it pays for.
     pub order_id: Uuid,
     /// authorizing, authorized, declined, failed, captured, voided, refunded or cancelled.
     #[schema(example = "captured")]
     pub state: String,
+    /// What the order costs, and what is authorized on the card.
     pub amount: Amount,
+    /// What was charged to the card; zero until it is captured.
     pub captured: Amount,
+    /// What went back to the card after a capture; zero unless refunded.
     pub refunded: Amount,
-    /// The processor's decline code, or why the payment failed.
+    /// The card processor's decline code (such as `card_declined` or `insufficient_funds`), or
+    /// why the payment failed; null otherwise.
     pub detail: Option<String>,
-    /// The processor's payment intent.
+    /// The card processor's payment intent (`pi_...`); null until the processor made one.
     pub provider_reference: Option<String>,
+    /// When the order asked for the payment (RFC 3339, UTC).
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// When the payment last changed (RFC 3339, UTC).
     #[schema(format = DateTime)]
     pub updated_at: String,
+}
+
+/// The payment of an order (a skillet and a knife, 94.98 EUR), captured.
+fn example() -> PaymentResponse {
+    let eur = |amount_minor| Amount { amount_minor, currency: "EUR".into() };
+    PaymentResponse {
+        payment_id: uuid::uuid!("0195b7f0-8b02-7e19-9c4a-5d2e8f3b1a74"),
+        order_id: uuid::uuid!("0195b7f0-8a3c-7b21-a4d5-3e9c7f1b2a60"),
+        state: "captured".into(),
+        amount: eur(9498),
+        captured: eur(9498),
+        refunded: eur(0),
+        detail: None,
+        provider_reference: Some("pi_0195b7f08c6d7a3e9f1b2c4d6e8a0b13".into()),
+        created_at: "2025-03-14T09:26:53.745112Z".into(),
+        updated_at: "2025-03-14T09:26:54.476530Z".into(),
+    }
 }
 
 impl From<&Payment> for PaymentResponse {

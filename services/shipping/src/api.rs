@@ -69,12 +69,17 @@ impl From<Status> for TrackingStatus {
 /// Where a shipment goes.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ShipToAddress {
+    /// Who receives the parcel.
     pub name: String,
+    /// The street and house number.
     pub line1: String,
+    /// More of the address (flat, floor, building); null when there is none.
     pub line2: Option<String>,
+    /// The city or town.
     pub city: String,
+    /// The postal code as the country writes it.
     pub postal_code: String,
-    /// ISO 3166-1 alpha-2.
+    /// The country, as its ISO 3166-1 alpha-2 code.
     #[schema(example = "GB")]
     pub country: String,
 }
@@ -109,10 +114,14 @@ impl From<&TrackingEvent> for TrackingEntry {
 
 /// An order's shipment with its tracking history.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = examples::shipment)]
 pub struct ShipmentResponse {
+    /// The shipment's id.
     pub shipment_id: Uuid,
+    /// The order it ships.
     pub order_id: Uuid,
     pub status: TrackingStatus,
+    /// Who carries the parcel.
     #[schema(example = "Flotilla Post")]
     pub carrier: String,
     /// UPU S10 shaped: two letters, eight digits, a check digit, two letters.
@@ -121,6 +130,7 @@ pub struct ShipmentResponse {
     pub ship_to: ShipToAddress,
     /// Every status it entered, oldest first.
     pub history: Vec<TrackingEntry>,
+    /// When its label was created (RFC 3339, UTC).
     #[schema(format = DateTime)]
     pub created_at: String,
 }
@@ -128,15 +138,21 @@ pub struct ShipmentResponse {
 /// A shipment in the admin list.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ShipmentSummary {
+    /// The shipment's id.
     pub shipment_id: Uuid,
+    /// The order it ships.
     pub order_id: Uuid,
     /// The customer the order is for.
     pub customer_id: String,
     pub status: TrackingStatus,
+    /// Who carries the parcel.
     pub carrier: String,
+    /// The carrier's tracking number: two letters, eight digits, a check digit, two letters.
     pub tracking_number: String,
+    /// When its label was created (RFC 3339, UTC).
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// When it last changed status (RFC 3339, UTC).
     #[schema(format = DateTime)]
     pub updated_at: String,
 }
@@ -156,10 +172,13 @@ impl From<&Shipment> for ShipmentSummary {
     }
 }
 
+/// A page of shipments, oldest first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = examples::page)]
 pub struct ShipmentPage {
+    /// Shipments without their addresses and histories.
     pub items: Vec<ShipmentSummary>,
-    /// Pass as `after` for the next page; absent on the last one.
+    /// Pass as `after` for the next page; null on the last one.
     pub next_after: Option<Uuid>,
 }
 
@@ -249,4 +268,68 @@ async fn list_shipments(
     let rows = store::list(&mut conn, status, after, page::fetch(limit)).await?;
     let (shipments, next_after) = page::split(rows, limit, |shipment| shipment.shipment_id);
     Ok(Json(ShipmentPage { items: shipments.iter().map(ShipmentSummary::from).collect(), next_after }))
+}
+
+/// The documents' examples: the parcel of an order placed at 09:26 on its way, and one delivered.
+mod examples {
+    use uuid::{Uuid, uuid};
+
+    use super::{ShipToAddress, ShipmentPage, ShipmentResponse, ShipmentSummary, TrackingEntry, TrackingStatus};
+
+    const SHIPMENT: Uuid = uuid!("0195b7f0-8d47-7c3a-b2e6-0f4a9c1d8e35");
+    const ORDER: Uuid = uuid!("0195b7f0-8a3c-7b21-a4d5-3e9c7f1b2a60");
+
+    fn entry(status: TrackingStatus, at: &str) -> TrackingEntry {
+        TrackingEntry { status, at: at.into() }
+    }
+
+    /// A shipment in transit.
+    pub fn shipment() -> ShipmentResponse {
+        ShipmentResponse {
+            shipment_id: SHIPMENT,
+            order_id: ORDER,
+            status: TrackingStatus::InTransit,
+            carrier: "Flotilla Post".into(),
+            tracking_number: "FP473124829GB".into(),
+            ship_to: ShipToAddress {
+                name: "Ada Lovelace".into(),
+                line1: "12 St James's Square".into(),
+                line2: None,
+                city: "London".into(),
+                postal_code: "SW1Y 4JH".into(),
+                country: "GB".into(),
+            },
+            history: vec![
+                entry(TrackingStatus::LabelCreated, "2025-03-14T09:26:54.530218Z"),
+                entry(TrackingStatus::Dispatched, "2025-03-14T09:27:04.551907Z"),
+                entry(TrackingStatus::InTransit, "2025-03-14T09:27:09.563140Z"),
+            ],
+            created_at: "2025-03-14T09:26:54.530218Z".into(),
+        }
+    }
+
+    /// A page of two: one delivered, the one in transit, and more to come.
+    pub fn page() -> ShipmentPage {
+        let delivered = ShipmentSummary {
+            shipment_id: uuid!("0195b29c-3e71-7a05-9d18-6c2b4f0e7a93"),
+            order_id: uuid!("0195b29c-0b5f-7e82-a3c9-8d1e6f2a4b07"),
+            customer_id: "0195a87d-2f90-7b46-8e1c-5a3d7b9f0c21".into(),
+            status: TrackingStatus::Delivered,
+            carrier: "Flotilla Post".into(),
+            tracking_number: "FP000000014GB".into(),
+            created_at: "2025-03-13T08:14:22.107395Z".into(),
+            updated_at: "2025-03-13T08:14:47.162804Z".into(),
+        };
+        let in_transit = ShipmentSummary {
+            shipment_id: SHIPMENT,
+            order_id: ORDER,
+            customer_id: "0195b7e2-4c1a-7d3e-9f20-6a8b4c2d1e0f".into(),
+            status: TrackingStatus::InTransit,
+            carrier: "Flotilla Post".into(),
+            tracking_number: "FP473124829GB".into(),
+            created_at: "2025-03-14T09:26:54.530218Z".into(),
+            updated_at: "2025-03-14T09:27:09.563140Z".into(),
+        };
+        ShipmentPage { items: vec![delivered, in_transit], next_after: Some(SHIPMENT) }
+    }
 }

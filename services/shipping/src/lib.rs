@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[MigrationFile] = &[
 pub static SERVICE: ServiceDefinition = ServiceDefinition {
     name: "shipping",
     version: env!("CARGO_PKG_VERSION"),
+    api_version: "1.0.0",
     default_port: 8087,
     public_api: true,
     migrations: MIGRATIONS,

@@ -9,6 +9,7 @@ from .dead_letter import DeadLetter
 from .dead_letter_headers import DeadLetterHeaders
 from .event_schema_response_200 import EventSchemaResponse200
 from .field_violation import FieldViolation
+from .livez_response_200 import LivezResponse200
 from .price import Price
 from .price_currency import PriceCurrency
 from .problem import Problem
@@ -37,6 +38,7 @@ __all__ = (
     "DeadLetterHeaders",
     "EventSchemaResponse200",
     "FieldViolation",
+    "LivezResponse200",
     "Price",
     "PriceCurrency",
     "Problem",

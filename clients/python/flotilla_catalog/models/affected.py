@@ -13,8 +13,11 @@ T = TypeVar("T", bound="Affected")
 class Affected:
     """How many dead letters an operation touched.
 
+    Example:
+        {'affected': 3}
+
     Attributes:
-        affected (int):
+        affected (int): The number of dead letters replayed or discarded.
     """
 
     affected: int

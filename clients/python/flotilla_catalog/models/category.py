@@ -11,10 +11,11 @@ T = TypeVar("T", bound="Category")
 
 @_attrs_define
 class Category:
-    """
+    """A category in use.
+
     Attributes:
-        name (str):
-        product_count (int):
+        name (str): The category's slug, as products name it.
+        product_count (int): How many products are in the category (at least 1).
     """
 
     name: str

@@ -13,11 +13,12 @@ T = TypeVar("T", bound="CheckResult")
 
 @_attrs_define
 class CheckResult:
-    """
+    """One readiness check: a dependency, and whether it answered in time.
+
     Attributes:
-        name (str):
+        name (str): What was checked (`database`, `bus`, `draining`, ...).
         status (str): `pass` or `fail`.
-        detail (None | str | Unset):
+        detail (None | str | Unset): Why the check failed; absent when it passed.
     """
 
     name: str

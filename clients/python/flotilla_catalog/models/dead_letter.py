@@ -19,21 +19,30 @@ T = TypeVar("T", bound="DeadLetter")
 class DeadLetter:
     """A dead letter as operators see it.
 
+    Example:
+        {'attempts': 5, 'consumer': 'basket.catalog-prices', 'first_error': 'database is locked', 'first_failed_at':
+            '2026-12-01T19:47:46Z', 'headers': {'ce-id': '0193a1f4-2a10-7c3d-8e4f-5a6b7c8d9e0f', 'ce-source':
+            '/flotilla/catalog', 'ce-specversion': '1.0', 'ce-type': 'flotilla.catalog.product-updated.v1', 'content-type':
+            'application/json'}, 'id': '0193a1f4-5b7c-7d2e-9f10-3a4b5c6d7e8f', 'last_error': 'database is locked',
+            'last_failed_at': '2026-12-01T19:48:16Z', 'message_id': '0193a1f4-2a10-7c3d-8e4f-5a6b7c8d9e0f', 'message_type':
+            'flotilla.catalog.product-updated.v1', 'payload': {'product_id': '0193a1f3-9d2e-7f40-a1b2-c3d4e5f60718', 'sku':
+            'KIT-0001'}, 'payload_encoding': 'json', 'reason': 'exhausted', 'replays': 0, 'state': 'dead'}
+
     Attributes:
-        attempts (int):
-        consumer (str):
-        first_error (str):
-        first_failed_at (datetime.datetime):
+        attempts (int): How many times the consumer tried it.
+        consumer (str): The consumer that gave up on it (`<service>.<consumer>`).
+        first_error (str): What went wrong the first time.
+        first_failed_at (datetime.datetime): When it first failed (RFC 3339, UTC).
         headers (DeadLetterHeaders): The message's CloudEvents attributes as they travelled.
-        id (UUID):
-        last_error (str):
-        last_failed_at (datetime.datetime):
-        message_id (str):
-        message_type (str):
+        id (UUID): The dead letter's own id, for replaying or discarding it.
+        last_error (str): What went wrong the last time.
+        last_failed_at (datetime.datetime): When it last failed (RFC 3339, UTC).
+        message_id (str): The message's id (CloudEvents `id`); a replay keeps it, so duplicates stay detectable.
+        message_type (str): The message's CloudEvents `type`.
         payload (Any): The body: JSON when it is JSON, else the text, else base64 (see `payload_encoding`).
         payload_encoding (str): `json`, `text` or `base64`.
         reason (str): `undecodable`, `rejected` or `exhausted`.
-        replays (int):
+        replays (int): How many times an operator asked for it to be replayed.
         state (str): `dead`, or `replay-requested` until the consumer has tried it again.
     """
 

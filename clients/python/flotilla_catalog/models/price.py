@@ -15,7 +15,8 @@ class Price:
     """A price in minor units (cents for EUR) of an ISO 4217 currency.
 
     Attributes:
-        amount_minor (int):  Example: 3499.
+        amount_minor (int): The amount in minor units of the currency (cents for EUR), 0 to 10,000,000,000. Example:
+            3499.
         currency (PriceCurrency): An active ISO 4217 code in upper case
     """
 

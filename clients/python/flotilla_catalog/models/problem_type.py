@@ -3,6 +3,7 @@ from enum import StrEnum
 
 class ProblemType(StrEnum):
     URNFLOTILLAPROBLEMBAD_GATEWAY = "urn:flotilla:problem:bad-gateway"
+    URNFLOTILLAPROBLEMCARD_DECLINED = "urn:flotilla:problem:card-declined"
     URNFLOTILLAPROBLEMCONFLICT = "urn:flotilla:problem:conflict"
     URNFLOTILLAPROBLEMFORBIDDEN = "urn:flotilla:problem:forbidden"
     URNFLOTILLAPROBLEMIDEMPOTENCY_KEY_REUSED = (

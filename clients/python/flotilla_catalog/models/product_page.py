@@ -19,9 +19,23 @@ T = TypeVar("T", bound="ProductPage")
 class ProductPage:
     """One page of products.
 
+    Example:
+        {'items': [{'attributes': {'diameter_cm': 26, 'dishwasher_safe': False, 'material': 'cast iron', 'weight_g':
+            2300}, 'category': 'kitchen', 'created_at': '2025-03-14T09:26:53.589412Z', 'description': 'Pre-seasoned cast-
+            iron skillet with a helper handle and twin pouring lips.', 'id': '019593fa-5d95-7c4e-8a1f-3b6d9e2c7a10',
+            'image': '/images/products/kit-0001.jpg', 'name': 'Cast-Iron Skillet 26 cm', 'price': {'amount_minor': 3499,
+            'currency': 'EUR'}, 'sku': 'KIT-0001', 'updated_at': '2025-05-02T16:41:07.305118Z', 'version': 3},
+            {'attributes': {'capacity_ml': 2000, 'dishwasher_safe': True, 'induction_compatible': True}, 'category':
+            'kitchen', 'created_at': '2025-03-14T09:27:10.112734Z', 'description': 'Tri-ply stainless saucepan with an
+            aluminium core for fast, even heating.', 'id': '019593fa-9e20-7d51-b3c8-0e4f7a9d1b26', 'image': None, 'name':
+            'Stainless Steel Saucepan 2 L with Lid', 'price': {'amount_minor': 4299, 'currency': 'EUR'}, 'sku': 'KIT-0002',
+            'updated_at': '2025-03-14T09:27:10.112734Z', 'version': 1}], 'next_cursor':
+            'YTowMTk1OTNmYS05ZTIwLTdkNTEtYjNjOC0wZTRmN2E5ZDFiMjY'}
+
     Attributes:
-        items (list[ProductResponse]):
-        next_cursor (None | str | Unset): Pass as `cursor` to get the next page; absent on the last page.
+        items (list[ProductResponse]): The products of this page: in creation order, or by relevance when searching with
+            `q`.
+        next_cursor (None | str | Unset): Pass as `cursor` to get the next page; null on the last page.
     """
 
     items: list[ProductResponse]

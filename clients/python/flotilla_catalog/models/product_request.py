@@ -21,9 +21,10 @@ class ProductRequest:
 
     Attributes:
         category (str): Words of a-z and 0-9 joined by single hyphens, at most 50 characters. Example: kitchen.
-        name (str):
+        name (str): The name customers see: at most 200 characters, not blank, no control characters.
         price (Price): A price in minor units (cents for EUR) of an ISO 4217 currency.
-        sku (str):  Example: KIT-0001.
+        sku (str): The stock-keeping unit, unique in the catalogue: 3 to 32 characters of A-Z, 0-9 and -,
+            not starting with -; surrounding spaces are trimmed. Example: KIT-0001.
         attributes (ProductRequestAttributes | Unset): Stock-independent properties: values are text, whole numbers or
             booleans.
         description (str | Unset): At most 5000 characters; newlines and tabs are the only control characters allowed.

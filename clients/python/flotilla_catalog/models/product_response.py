@@ -22,18 +22,26 @@ T = TypeVar("T", bound="ProductResponse")
 class ProductResponse:
     """A stored product.
 
+    Example:
+        {'attributes': {'diameter_cm': 26, 'dishwasher_safe': False, 'material': 'cast iron', 'weight_g': 2300},
+            'category': 'kitchen', 'created_at': '2025-03-14T09:26:53.589412Z', 'description': 'Pre-seasoned cast-iron
+            skillet with a helper handle and twin pouring lips.', 'id': '019593fa-5d95-7c4e-8a1f-3b6d9e2c7a10', 'image':
+            '/images/products/kit-0001.jpg', 'name': 'Cast-Iron Skillet 26 cm', 'price': {'amount_minor': 3499, 'currency':
+            'EUR'}, 'sku': 'KIT-0001', 'updated_at': '2025-05-02T16:41:07.305118Z', 'version': 3}
+
     Attributes:
-        attributes (ProductResponseAttributes):
-        category (str):
-        created_at (datetime.datetime):
-        description (str):
-        id (UUID):
-        name (str):
+        attributes (ProductResponseAttributes): Stock-independent properties by name: values are text, whole numbers or
+            booleans.
+        category (str): The category's slug: words of a-z and 0-9 joined by hyphens.
+        created_at (datetime.datetime): When the product was created (RFC 3339, UTC).
+        description (str): The long description; empty when the product has none.
+        id (UUID): The product's id, assigned by the catalog when it was created.
+        name (str): The name customers see.
         price (Price): A price in minor units (cents for EUR) of an ISO 4217 currency.
-        sku (str):
-        updated_at (datetime.datetime):
+        sku (str): The stock-keeping unit, unique in the catalogue.
+        updated_at (datetime.datetime): When the product last changed (RFC 3339, UTC); the creation time until then.
         version (int): Grows by one with every change; the ETag is this number in quotes.
-        image (None | str | Unset):
+        image (None | str | Unset): An absolute path or an https URL of the product's picture; null when it has none.
     """
 
     attributes: ProductResponseAttributes

@@ -11,6 +11,8 @@ T = TypeVar("T", bound="ProductResponseAttributes")
 
 @_attrs_define
 class ProductResponseAttributes:
+    """Stock-independent properties by name: values are text, whole numbers or booleans."""
+
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

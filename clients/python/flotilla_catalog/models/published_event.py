@@ -13,10 +13,15 @@ T = TypeVar("T", bound="PublishedEvent")
 class PublishedEvent:
     """A message type this service publishes.
 
+    Example:
+        {'schema': '/events/flotilla.catalog.product-created.v1/schema', 'summary': 'A product was added to the
+            catalogue', 'type': 'flotilla.catalog.product-created.v1'}
+
     Attributes:
         schema (str): Where its JSON Schema is served.
-        summary (str):
-        type_ (str):  Example: flotilla.catalog.product-created.v1.
+        summary (str): What happened when this message is published.
+        type_ (str): The CloudEvents `type`; its last segment is the contract's major version. Example:
+            flotilla.catalog.product-created.v1.
     """
 
     schema: str

@@ -15,9 +15,13 @@ T = TypeVar("T", bound="ReadinessReport")
 
 @_attrs_define
 class ReadinessReport:
-    """
+    """Whether the service can take traffic now, and what each of its checks found.
+
+    Example:
+        {'checks': [{'name': 'database', 'status': 'pass'}], 'status': 'ready'}
+
     Attributes:
-        checks (list[CheckResult]):
+        checks (list[CheckResult]): One result per dependency the service needs to serve.
         status (str): `ready` or `unready`.
     """
 

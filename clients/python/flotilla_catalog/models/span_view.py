@@ -17,20 +17,22 @@ T = TypeVar("T", bound="SpanView")
 
 @_attrs_define
 class SpanView:
-    """
+    """One operation of a trace, as OpenTelemetry records it.
+
     Attributes:
         attributes (SpanViewAttributes): OpenTelemetry semantic-convention attributes (`http.route`,
             `messaging.destination.name`, ...).
-        duration_us (int):
+        duration_us (int): How long it took, in microseconds.
         kind (str): OpenTelemetry span kind: server, client, producer, consumer or internal.
-        name (str):
+        name (str): What it did, by OpenTelemetry's naming (`GET /api/v1/catalog/products/{id}`, `send catalog.product-
+            created`).
         offset_us (int): Microseconds from the trace's earliest start.
-        service (str):
-        span_id (str):
+        service (str): The service that recorded it.
+        span_id (str): The span's id: 16 lower-case hexadecimal digits.
         start (str): RFC 3339, UTC, to the nanosecond.
         status (str): unset, ok or error.
         parent_span_id (None | str | Unset): Absent for the trace's entry span.
-        status_message (None | str | Unset):
+        status_message (None | str | Unset): Why it failed, when its status is error.
     """
 
     attributes: SpanViewAttributes

@@ -19,9 +19,9 @@ class TraceSummary:
         root (str): The span without a parent here (the trace's entry), or the earliest span when its parent
             is elsewhere. Example: POST /api/v1/catalog/products.
         services (list[str]): Every service with a span in it, in order of first appearance.
-        spans (int):
+        spans (int): How many of its spans this process keeps.
         started_at (str): RFC 3339, UTC: when its earliest span started.
-        trace_id (str):  Example: 4bf92f3577b34da6a3ce929d0e0e4736.
+        trace_id (str): The W3C trace id: 32 lower-case hexadecimal digits. Example: 4bf92f3577b34da6a3ce929d0e0e4736.
     """
 
     duration_ms: float

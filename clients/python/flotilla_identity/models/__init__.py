@@ -2,6 +2,7 @@
 
 from .check_result import CheckResult
 from .field_violation import FieldViolation
+from .livez_response_200 import LivezResponse200
 from .problem import Problem
 from .problem_type import ProblemType
 from .readiness_report import ReadinessReport
@@ -17,6 +18,7 @@ from .version_info import VersionInfo
 __all__ = (
     "CheckResult",
     "FieldViolation",
+    "LivezResponse200",
     "Problem",
     "ProblemType",
     "ReadinessReport",

@@ -18,14 +18,15 @@ T = TypeVar("T", bound="Problem")
 
 @_attrs_define
 class Problem:
-    """A problem details document.
+    """An RFC 9457 problem details document: why a request was not done.
 
     Attributes:
-        status (int):
-        title (str):
+        status (int): The HTTP status code of the answer.
+        title (str): A short summary of the problem type, the same for every occurrence of it.
         type_ (ProblemType): The problem type (docs/api/problems.md); clients branch on it
-        detail (None | str | Unset):
-        errors (list[FieldViolation] | Unset):
+        detail (None | str | Unset): What went wrong this time, for a person to read; absent when the title says it all.
+        errors (list[FieldViolation] | Unset): Every rule of the request that was violated, when the problem is about
+            its content.
     """
 
     status: int

@@ -17,9 +17,16 @@ T = TypeVar("T", bound="Trace")
 class Trace:
     """One trace, its spans ordered by start: enough to draw a waterfall.
 
+    Example:
+        {'spans': [{'attributes': {'http.request.method': 'POST', 'http.response.status_code': 201, 'http.route':
+            '/api/v1/{*path}'}, 'duration_us': 38412, 'kind': 'server', 'name': 'POST /api/v1/catalog/products',
+            'offset_us': 0, 'parent_span_id': None, 'service': 'gateway', 'span_id': '00f067aa0ba902b7', 'start':
+            '2026-12-01T19:47:46.120003511Z', 'status': 'unset', 'status_message': None}], 'trace_id':
+            '4bf92f3577b34da6a3ce929d0e0e4736'}
+
     Attributes:
-        spans (list[SpanView]):
-        trace_id (str):
+        spans (list[SpanView]): Ordered by start.
+        trace_id (str): The W3C trace id: 32 lower-case hexadecimal digits.
     """
 
     spans: list[SpanView]

@@ -17,8 +17,13 @@ T = TypeVar("T", bound="TraceList")
 class TraceList:
     """The traces in the buffer.
 
+    Example:
+        {'traces': [{'duration_ms': 38.4, 'error': False, 'root': 'POST /api/v1/catalog/products', 'services':
+            ['gateway', 'catalog', 'basket'], 'spans': 9, 'started_at': '2026-12-01T19:47:46.120Z', 'trace_id':
+            '4bf92f3577b34da6a3ce929d0e0e4736'}]}
+
     Attributes:
-        traces (list[TraceSummary]):
+        traces (list[TraceSummary]): Newest first.
     """
 
     traces: list[TraceSummary]

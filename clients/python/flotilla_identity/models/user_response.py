@@ -11,12 +11,17 @@ T = TypeVar("T", bound="UserResponse")
 
 @_attrs_define
 class UserResponse:
-    """
+    """A user's account record.
+
+    Example:
+        {'created_at': '2025-03-20T08:56:16.698243Z', 'email': 'ada@example.com', 'id':
+            '0195b2c4-7e3a-7f19-a6d2-58c1e0b4f937', 'roles': ['customer']}
+
     Attributes:
-        created_at (str):
-        email (str):
-        id (str):
-        roles (list[str]):
+        created_at (str): When the account was created (RFC 3339, UTC).
+        email (str): The email address they sign in with, trimmed and in lower case.
+        id (str): The user's id: the `sub` of their tokens.
+        roles (list[str]): What the user may do: `customer` for every account, `admin` as well for administrators.
     """
 
     created_at: str

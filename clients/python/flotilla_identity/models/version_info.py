@@ -11,17 +11,23 @@ T = TypeVar("T", bound="VersionInfo")
 
 @_attrs_define
 class VersionInfo:
-    """The body of `/version`.
+    """Which build of which service answers.
+
+    Example:
+        {'api_version': '1.0.0', 'build_time': '2026-12-01T19:47:46Z', 'git_commit': '904b99a1c2d3', 'product':
+            'flotilla', 'product_version': '0.1.0', 'service': 'catalog', 'service_version': '0.1.0'}
 
     Attributes:
-        build_time (str):
-        git_commit (str):
-        product (str):
-        product_version (str):
-        service (str):
-        service_version (str):
+        api_version (str): The version of the service's API contract, as its OpenAPI document's `info.version`.
+        build_time (str): When it was built (RFC 3339, UTC), or `unknown`.
+        git_commit (str): The source revision it was built from, or `unknown`.
+        product (str): The product the service belongs to.
+        product_version (str): The product's release (SemVer).
+        service (str): The service's name.
+        service_version (str): The service's own version (SemVer).
     """
 
+    api_version: str
     build_time: str
     git_commit: str
     product: str
@@ -31,6 +37,8 @@ class VersionInfo:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        api_version = self.api_version
+
         build_time = self.build_time
 
         git_commit = self.git_commit
@@ -47,6 +55,7 @@ class VersionInfo:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "api_version": api_version,
                 "build_time": build_time,
                 "git_commit": git_commit,
                 "product": product,
@@ -61,6 +70,8 @@ class VersionInfo:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
+        api_version = d.pop("api_version")
+
         build_time = d.pop("build_time")
 
         git_commit = d.pop("git_commit")
@@ -74,6 +85,7 @@ class VersionInfo:
         service_version = d.pop("service_version")
 
         version_info = cls(
+            api_version=api_version,
             build_time=build_time,
             git_commit=git_commit,
             product=product,

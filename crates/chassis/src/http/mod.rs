@@ -40,6 +40,8 @@ pub(crate) use serve::{ConnectionLimits, serve};
 pub struct ServiceInfo {
     pub name: &'static str,
     pub version: &'static str,
+    /// The API contract's version, written into the document as `info.version`.
+    pub api_version: &'static str,
     /// Clients reach this service directly, not through a hop of ours, so a request id they send
     /// is not believed: the service makes its own and logs theirs beside it.
     pub edge: bool,
@@ -66,6 +68,7 @@ pub fn service_router(
     separate_ops: bool,
 ) -> ServiceRouters {
     let (api, mut openapi) = api.merge(crate::telemetry::recent::router()).split_for_parts();
+    openapi.info.version = info.api_version.to_owned();
     stack_responses::document(&mut openapi);
     openapi.merge(<ProblemSchemas as utoipa::OpenApi>::openapi());
     let (ops, ops_doc) = ops::router(info.clone(), readiness).split_for_parts();

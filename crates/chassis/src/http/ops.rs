@@ -42,7 +42,9 @@ pub(super) fn router(info: ServiceInfo, readiness: Readiness) -> OpenApiRouter {
 }
 
 /// The process is alive and answering.
-#[utoipa::path(get, path = "/livez", tag = "operations", security(()), responses((status = 200, description = "Alive")))]
+#[utoipa::path(get, path = "/livez", tag = "operations", security(()), responses(
+    (status = 200, description = "Alive", body = Object, example = json!({"status": "alive"})),
+))]
 async fn livez() -> impl IntoResponse {
     Json(serde_json::json!({ "status": "alive" }))
 }
@@ -50,7 +52,10 @@ async fn livez() -> impl IntoResponse {
 /// The service can do its job: dependencies reachable, schema current, not draining.
 #[utoipa::path(get, path = "/readyz", tag = "operations", security(()), responses(
     (status = 200, description = "Ready", body = ReadinessReport),
-    (status = 503, description = "Not ready; the failing checks say why", body = ReadinessReport),
+    (status = 503, description = "Not ready; the failing checks say why", body = ReadinessReport, example = json!({
+        "status": "unready",
+        "checks": [{"name": "database", "status": "fail", "detail": "no answer within 2s"}]
+    })),
 ))]
 async fn readyz(State(state): State<OpsState>) -> impl IntoResponse {
     let report = state.report().await;
@@ -59,7 +64,13 @@ async fn readyz(State(state): State<OpsState>) -> impl IntoResponse {
 }
 
 /// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "operations", security(()), responses((status = 200, description = "Metrics", content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()), responses(
+    (status = 200, description = "Metrics in the Prometheus text format", content_type = "text/plain", example = json!(
+        "# HELP flotilla_service_ready 1 while the service's readiness checks pass, 0 otherwise.\n\
+         # TYPE flotilla_service_ready gauge\n\
+         flotilla_service_ready{service=\"catalog\"} 1\n"
+    )),
+))]
 async fn metrics(State(state): State<OpsState>) -> impl IntoResponse {
     // Readiness is evaluated for the scrape itself, so that Prometheus alone keeps the gauge
     // current even where nothing probes `/readyz`.
@@ -70,7 +81,7 @@ async fn metrics(State(state): State<OpsState>) -> impl IntoResponse {
 /// What runs here: product and service versions, git commit, build time.
 #[utoipa::path(get, path = "/version", tag = "operations", security(()), responses((status = 200, description = "Version", body = VersionInfo)))]
 async fn version(State(state): State<OpsState>) -> impl IntoResponse {
-    Json(VersionInfo::new(state.info.name, state.info.version))
+    Json(VersionInfo::new(state.info.name, state.info.version, state.info.api_version))
 }
 
 pub(super) async fn openapi_json(document: Arc<String>) -> impl IntoResponse {

@@ -91,6 +91,7 @@ impl SpanProcessor for Keep {
 /// A trace as the buffer holds it, newest first in a listing.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TraceSummary {
+    /// The W3C trace id: 32 lower-case hexadecimal digits.
     #[schema(example = "4bf92f3577b34da6a3ce929d0e0e4736")]
     trace_id: String,
     /// The span without a parent here (the trace's entry), or the earliest span when its parent
@@ -103,6 +104,7 @@ pub struct TraceSummary {
     started_at: String,
     /// From the earliest start to the latest end, in milliseconds.
     duration_ms: f64,
+    /// How many of its spans this process keeps.
     spans: usize,
     /// Whether any span failed.
     error: bool,
@@ -110,33 +112,56 @@ pub struct TraceSummary {
 
 /// The traces in the buffer.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"traces": [{
+    "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "root": "POST /api/v1/catalog/products",
+    "services": ["gateway", "catalog", "basket"], "started_at": "2026-12-01T19:47:46.120Z",
+    "duration_ms": 38.4, "spans": 9, "error": false
+}]}))]
 pub struct TraceList {
+    /// Newest first.
     traces: Vec<TraceSummary>,
 }
 
 /// One trace, its spans ordered by start: enough to draw a waterfall.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+    "spans": [{
+        "span_id": "00f067aa0ba902b7", "parent_span_id": null, "name": "POST /api/v1/catalog/products",
+        "kind": "server", "service": "gateway", "start": "2026-12-01T19:47:46.120003511Z", "offset_us": 0,
+        "duration_us": 38412, "status": "unset", "status_message": null,
+        "attributes": {"http.request.method": "POST", "http.route": "/api/v1/{*path}", "http.response.status_code": 201}
+    }]
+}))]
 pub struct Trace {
+    /// The W3C trace id: 32 lower-case hexadecimal digits.
     trace_id: String,
+    /// Ordered by start.
     spans: Vec<SpanView>,
 }
 
+/// One operation of a trace, as OpenTelemetry records it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SpanView {
+    /// The span's id: 16 lower-case hexadecimal digits.
     span_id: String,
     /// Absent for the trace's entry span.
     parent_span_id: Option<String>,
+    /// What it did, by OpenTelemetry's naming (`GET /api/v1/catalog/products/{id}`, `send catalog.product-created`).
     name: String,
     /// OpenTelemetry span kind: server, client, producer, consumer or internal.
     kind: String,
+    /// The service that recorded it.
     service: String,
     /// RFC 3339, UTC, to the nanosecond.
     start: String,
     /// Microseconds from the trace's earliest start.
     offset_us: u64,
+    /// How long it took, in microseconds.
     duration_us: u64,
     /// unset, ok or error.
     status: String,
+    /// Why it failed, when its status is error.
     status_message: Option<String>,
     /// OpenTelemetry semantic-convention attributes (`http.route`, `messaging.destination.name`, ...).
     #[schema(value_type = Object)]

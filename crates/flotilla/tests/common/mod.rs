@@ -17,6 +17,7 @@ pub fn services() -> Vec<String> {
         .unwrap()
         .lines()
         .skip(1)
+        .take_while(|line| !line.is_empty())
         .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
         .collect()
 }

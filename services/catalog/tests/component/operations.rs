@@ -106,6 +106,9 @@ async fn probes_report_live_ready_and_version(backend: Backend) {
     for key in ["product_version", "service_version", "git_commit", "build_time"] {
         assert!(version[key].as_str().is_some_and(|v| !v.is_empty()), "{key}: {version}");
     }
+    let document: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(version["api_version"], document["info"]["version"], "/version names the API contract it serves");
+    assert_eq!(version["api_version"], flotilla_catalog::SERVICE.api_version);
 
     let response = app.client.get(app.url("/livez")).header("x-request-id", "req-123").send().await.unwrap();
     assert_eq!(response.headers()["x-request-id"], "req-123", "a caller's request id is propagated");

@@ -46,11 +46,22 @@ pub struct Registration {
     pub password: String,
 }
 
+/// A user's account record.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0195b2c4-7e3a-7f19-a6d2-58c1e0b4f937",
+    "email": "ada@example.com",
+    "roles": ["customer"],
+    "created_at": "2025-03-20T08:56:16.698243Z"
+}))]
 pub struct UserResponse {
+    /// The user's id: the `sub` of their tokens.
     pub id: String,
+    /// The email address they sign in with, trimmed and in lower case.
     pub email: String,
+    /// What the user may do: `customer` for every account, `admin` as well for administrators.
     pub roles: Vec<String>,
+    /// When the account was created (RFC 3339, UTC).
     pub created_at: String,
 }
 

@@ -22,6 +22,7 @@ use crate::domain::faults::Faults;
 /// The fault knobs, as configured and as `PUT` replaces them: a knob left out is off.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
+#[schema(example = json!({"latency_ms": 250, "error_rate": 0.05, "act_then_timeout": 1, "hang_ms": 5000, "outage": false}))]
 pub struct FaultSettings {
     /// Milliseconds added before every simulated call is handled (at most 60000).
     #[schema(example = 0)]

@@ -10,6 +10,7 @@ use flotilla_chassis::idempotency::IdempotencyKey;
 use flotilla_chassis::{FieldViolation, Problem, ProblemKind};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Ref, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -27,6 +28,7 @@ use crate::store;
 /// A payment intent as the processor shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct IntentBody {
+    /// The intent's id: `pi_` and 32 hexadecimal digits.
     #[schema(example = "pi_0198c2d3e4f5a6b7c8d9e0f1a2b3c4d5")]
     pub id: String,
     /// `requires_capture` (authorized), `succeeded` (captured), `canceled`, or
@@ -36,10 +38,15 @@ pub struct IntentBody {
     /// In minor units of `currency`.
     #[schema(example = 2500)]
     pub amount: i64,
+    /// The ISO 4217 code, upper case.
     #[schema(example = "EUR")]
     pub currency: String,
+    /// What can still be captured, in minor units: all of `amount` while `requires_capture`,
+    /// 0 otherwise.
     pub amount_capturable: i64,
+    /// What was captured, in minor units; 0 until the intent `succeeded`.
     pub amount_captured: i64,
+    /// What was refunded of the captured amount so far, in minor units.
     pub amount_refunded: i64,
     /// The merchant's order id, as sent.
     #[schema(example = "order-42")]
@@ -47,10 +54,23 @@ pub struct IntentBody {
     /// RFC 3339, UTC.
     #[schema(format = DateTime)]
     pub created_at: String,
-    /// Why the card was declined; null unless it was.
+    #[schema(schema_with = last_error)]
     pub last_error: Option<LastError>,
 }
 
+/// The field's own schema: a nullable reference whose description the derive would put inside
+/// the reference, where a reader of the field does not look.
+fn last_error() -> Schema {
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(Ref::from_schema_name("LastError"))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .description(Some("Why the card was declined; null unless it was."))
+            .build(),
+    )
+}
+
+/// Why the issuer declined the card.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LastError {
     /// `card_declined` or `insufficient_funds`.
@@ -101,6 +121,7 @@ pub struct CreateIntent {
     pub capture_method: CaptureMethod,
 }
 
+/// How much of the authorization to capture.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaptureRequest {
@@ -108,11 +129,14 @@ pub struct CaptureRequest {
     pub amount_to_capture: Option<i64>,
 }
 
+/// A cancellation takes no options: the body, when sent, is an empty object.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {}
 
+/// The intents made for a merchant reference.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = examples::list)]
 pub struct IntentList {
     /// Oldest first.
     pub data: Vec<IntentBody>,
@@ -162,7 +186,7 @@ pub(super) const IDEMPOTENCY_KEY: &str =
     params(("Idempotency-Key" = String, Header, description = IDEMPOTENCY_KEY)),
     security(("api_key" = [])),
     responses(
-        (status = 200, description = "Authorized: `requires_capture`", body = IntentBody),
+        (status = 200, description = "Authorized: `requires_capture`", body = IntentBody, example = json!(examples::authorized())),
         (status = 400, description = "No Idempotency-Key, or a body that is not JSON", body = Problem, content_type = "application/problem+json"),
         responses::NoApiKey,
         (status = 402, description = "Declined (`card_declined`, `insufficient_funds`)", body = ProviderProblem, content_type = "application/problem+json"),
@@ -199,7 +223,7 @@ pub async fn create(
     params(("id" = String, Path, description = "The intent's id, `pi_...`")),
     security(("api_key" = [])),
     responses(
-        (status = 200, description = "The intent", body = IntentBody),
+        (status = 200, description = "The intent", body = IntentBody, example = json!(examples::captured())),
         responses::NoApiKey,
         (status = 404, description = "No such intent (`resource_missing`)", body = ProviderProblem, content_type = "application/problem+json"),
         responses::SimulatedError,
@@ -247,7 +271,7 @@ pub async fn list(
     params(("id" = String, Path, description = "The intent's id"), ("Idempotency-Key" = String, Header, description = IDEMPOTENCY_KEY)),
     security(("api_key" = [])),
     responses(
-        (status = 200, description = "Captured: `succeeded`", body = IntentBody),
+        (status = 200, description = "Captured: `succeeded`", body = IntentBody, example = json!(examples::captured())),
         (status = 400, description = "No Idempotency-Key, or a body that is not JSON", body = Problem, content_type = "application/problem+json"),
         responses::NoApiKey,
         (status = 404, description = "No such intent (`resource_missing`)", body = ProviderProblem, content_type = "application/problem+json"),
@@ -278,7 +302,7 @@ pub async fn capture(
     params(("id" = String, Path, description = "The intent's id"), ("Idempotency-Key" = String, Header, description = IDEMPOTENCY_KEY)),
     security(("api_key" = [])),
     responses(
-        (status = 200, description = "Canceled", body = IntentBody),
+        (status = 200, description = "Canceled", body = IntentBody, example = json!(examples::canceled())),
         (status = 400, description = "No Idempotency-Key, or a body that is not JSON", body = Problem, content_type = "application/problem+json"),
         responses::NoApiKey,
         (status = 404, description = "No such intent (`resource_missing`)", body = ProviderProblem, content_type = "application/problem+json"),
@@ -326,4 +350,39 @@ async fn transition(
         Err(refusal) => Outcome::problem(&ProviderProblem::refused(refusal, operation, &intent), false),
     };
     idempotent.finish(tx, outcome).await
+}
+
+/// The documents' examples: an order's 94.98 EUR authorized on a test card, then captured or
+/// canceled. The merchant's reference is the order's id, as the payments service sends it.
+pub(super) mod examples {
+    use super::{IntentBody, IntentList};
+
+    pub const INTENT: &str = "pi_0195b7f08c6d7a3e9f1b2c4d6e8a0b13";
+
+    pub fn authorized() -> IntentBody {
+        IntentBody {
+            id: INTENT.into(),
+            status: "requires_capture".into(),
+            amount: 9498,
+            currency: "EUR".into(),
+            amount_capturable: 9498,
+            amount_captured: 0,
+            amount_refunded: 0,
+            reference: "0195b7f0-8a3c-7b21-a4d5-3e9c7f1b2a60".into(),
+            created_at: "2025-03-14T09:26:53.912466Z".into(),
+            last_error: None,
+        }
+    }
+
+    pub fn captured() -> IntentBody {
+        IntentBody { status: "succeeded".into(), amount_capturable: 0, amount_captured: 9498, ..authorized() }
+    }
+
+    pub fn canceled() -> IntentBody {
+        IntentBody { status: "canceled".into(), amount_capturable: 0, ..authorized() }
+    }
+
+    pub fn list() -> IntentList {
+        IntentList { data: vec![authorized()], has_more: false }
+    }
 }

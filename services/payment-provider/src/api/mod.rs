@@ -35,6 +35,8 @@ pub use faults::FaultSettings;
                        Luhn-valid number approves."
     ),
     modifiers(&ApiKeyScheme),
+    // Named only by a field whose schema is written by hand (`IntentBody::last_error`).
+    components(schemas(intents::LastError)),
     tags(
         (name = "payment-intents", description = "Authorize, capture, cancel and look up payments"),
         (name = "refunds", description = "Give back what was captured"),

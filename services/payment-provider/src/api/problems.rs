@@ -42,12 +42,8 @@ impl ProviderProblem {
 
     /// 402: the issuer declined the card; the intent was created and says so in `last_error`.
     pub fn declined(code: DeclineCode, intent: &Intent) -> Self {
-        // 402 has no kind in the shared catalogue: only a processor answers it.
-        let mut problem =
-            Problem::new(ProblemKind::Conflict).with_detail(format!("the card was declined: {}", code.as_str()));
-        problem.kind = "urn:flotilla:problem:card-declined".into();
-        problem.title = "The card was declined";
-        problem.status = StatusCode::PAYMENT_REQUIRED.as_u16();
+        let problem =
+            Problem::new(ProblemKind::CardDeclined).with_detail(format!("the card was declined: {}", code.as_str()));
         Self::new(problem, code.as_str()).concerning(intent)
     }
 

@@ -19,6 +19,7 @@ use super::{AppState, page_size};
 use crate::domain::request::{self, Amount};
 use crate::store::{self, Refund};
 
+/// What to refund.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRefund {
@@ -29,11 +30,18 @@ pub struct CreateRefund {
     pub amount: Option<i64>,
 }
 
+/// Money given back to the card from what an intent captured.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = example)]
 pub struct RefundBody {
+    /// The refund's id: `re_` and 32 hexadecimal digits.
     #[schema(example = "re_0198c2d3e4f5a6b7c8d9e0f1a2b3c4d5")]
     pub id: String,
+    /// The intent refunded.
+    #[schema(example = "pi_0198c2d3e4f5a6b7c8d9e0f1a2b3c4d5")]
     pub payment_intent: String,
+    /// What went back to the card, in minor units of the intent's currency.
+    #[schema(example = 2500)]
     pub amount: i64,
     /// Always `succeeded`: the simulator settles refunds at once.
     #[schema(example = "succeeded")]
@@ -55,12 +63,29 @@ impl From<&Refund> for RefundBody {
     }
 }
 
+/// The refunds of an intent.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = list_example)]
 pub struct RefundList {
     /// Oldest first.
     pub data: Vec<RefundBody>,
     /// More exist than `limit` returned.
     pub has_more: bool,
+}
+
+/// A refund of the whole 94.98 EUR captured of an order's payment.
+fn example() -> RefundBody {
+    RefundBody {
+        id: "re_0195b7f42e1a7c6b8d3f5a9e0b2c4d61".into(),
+        payment_intent: super::intents::examples::INTENT.into(),
+        amount: 9498,
+        status: "succeeded".into(),
+        created_at: "2025-03-14T09:31:07.428153Z".into(),
+    }
+}
+
+fn list_example() -> RefundList {
+    RefundList { data: vec![example()], has_more: false }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
