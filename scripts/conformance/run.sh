@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # API conformance, checked by the field's stock tools against what Flotilla publishes: the
 # AsyncAPI CLI over the event document, Redocly's linter over every committed OpenAPI document
-# (zero errors), then schemathesis with every check against each running service and through the
+# (zero errors), Optic's breaking-change rules over each document's history (breaking.sh), then
+# schemathesis with every check against each running service and through the
 # gateway, with an administrator's token and, through the gateway, a customer's (zero
 # failures), then the Python clients generated from
 # the documents (clients.sh) checked for staleness and driven through the gateway
@@ -21,23 +22,16 @@ base=${PORT_BASE:-18080}
 binary=${FLOTILLA_BINARY:-target/debug/flotilla}
 pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@"; }
 
+# renovate: datasource=pypi depName=schemathesis
 schemathesis_version=4.32.5
 if ! schemathesis --version 2>/dev/null | grep -q "$schemathesis_version"; then
   echo "provisioning schemathesis $schemathesis_version (PyPI)" >&2
   pip_install "schemathesis==$schemathesis_version"
 fi
-# npm tools live outside the checkout, so that a fresh clone does not fetch them again.
-tools=${FLOTILLA_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/flotilla/tools}
-npm_tool() { # package version binary
-  local prefix="$tools/$1@$2"
-  if [ ! -x "$prefix/node_modules/.bin/$3" ]; then
-    echo "provisioning $1 $2 (npm)" >&2
-    mkdir -p "$prefix"
-    npm install --silent --no-audit --no-fund --prefix "$prefix" "$1@$2" >/dev/null
-  fi
-  echo "$prefix/node_modules/.bin/$3"
-}
+. "$here/npm_tool.sh"
+# renovate: datasource=npm depName=@redocly/cli
 redocly=$(npm_tool @redocly/cli 2.77.0 redocly)
+# renovate: datasource=npm depName=@asyncapi/cli
 asyncapi=$(npm_tool @asyncapi/cli 6.2.0 asyncapi)
 
 echo "== AsyncAPI CLI: docs/events/asyncapi.json"
@@ -65,9 +59,14 @@ for document in docs/api/*.openapi.json; do
   lint_errors=$((lint_errors + errors))
 done
 
+echo "== breaking changes (Optic): the check itself, then every document against its published line"
+breaking=0
+"$here/breaking_test.sh" || breaking=1
+"$here/breaking.sh" || breaking=1
+
 [ -x "$binary" ] || cargo build --locked --bin flotilla
 work=$(mktemp -d)
-services=$("$binary" version | awk 'NR > 1 {print $1}')
+services=$("$binary" version | awk 'NR > 1 && NF == 0 {exit} NR > 1 {print $1}')
 declare -A default_port=([gateway]=8080 [identity]=8081 [catalog]=8082 [basket]=8083 [ordering]=8084
   [inventory]=8085 [payments]=8086 [shipping]=8087 [notifications]=8088 [payment-provider]=8089)
 declare -A port
@@ -129,6 +128,7 @@ for service in $services gateway-combined gateway-as-customer; do
   failures=$((failures + ${found:-0} + errored))
 done
 
-echo "AsyncAPI errors: $asyncapi_errors; Redocly errors: $lint_errors; schemathesis failures: $failures;" \
-  "client failures: $clients"
-[ "$asyncapi_errors" -eq 0 ] && [ "$lint_errors" -eq 0 ] && [ "$failures" -eq 0 ] && [ "$clients" -eq 0 ]
+echo "AsyncAPI errors: $asyncapi_errors; Redocly errors: $lint_errors; breaking-change failures: $breaking;" \
+  "schemathesis failures: $failures; client failures: $clients"
+[ "$asyncapi_errors" -eq 0 ] && [ "$lint_errors" -eq 0 ] && [ "$breaking" -eq 0 ] && [ "$failures" -eq 0 ] &&
+  [ "$clients" -eq 0 ]
