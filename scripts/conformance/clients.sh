@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:?usage: clients.sh generate|check}
+# renovate: datasource=pypi depName=openapi-python-client
 generator_version=0.29.1
 if ! openapi-python-client --version 2>/dev/null | grep -q "$generator_version"; then
   echo "provisioning openapi-python-client $generator_version (PyPI)" >&2
