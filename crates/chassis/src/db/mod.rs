@@ -118,10 +118,12 @@ impl Database {
     }
 
     pub async fn migrate(&self, service: &str, migrations: &[MigrationFile]) -> Result<(), DbError> {
-        migrator(migrations, self.backend)
-            .run(&self.pool)
-            .await
-            .map_err(|source| DbError::Migrate { service: service.into(), source })
+        let mut migrator = migrator(migrations, self.backend);
+        // A rollback runs the previous release on a database the newer one migrated. Migrations
+        // are additive before they are destructive (CONTRIBUTING.md), so the older build works
+        // on that schema and must not refuse it for a migration it does not know.
+        migrator.set_ignore_missing(true);
+        migrator.run(&self.pool).await.map_err(|source| DbError::Migrate { service: service.into(), source })
     }
 
     /// How many migrations have been applied successfully; 0 when none ever ran.
@@ -264,6 +266,21 @@ mod tests {
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(db.pool()).await.unwrap();
         assert_eq!(mode, "wal");
         assert!(dir.path().join("probe.db").exists());
+    }
+
+    /// The previous release, rolled back to, starts on the database the newer one migrated.
+    #[tokio::test]
+    async fn an_older_release_accepts_a_database_a_newer_one_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Config::defaults().unwrap().settings.database;
+        let db = Database::connect("probe", &settings, dir.path()).await.unwrap();
+        let older = [MigrationFile::portable(1, "one", "CREATE TABLE a (id TEXT PRIMARY KEY)")];
+        let newer = [older[0], MigrationFile::portable(2, "two", "ALTER TABLE a ADD COLUMN note TEXT")];
+        db.migrate("probe", &newer).await.unwrap();
+        db.migrate("probe", &older).await.unwrap();
+        assert_eq!(db.applied_migrations().await.unwrap(), 2, "nothing is undone");
+        let changed = [MigrationFile::portable(1, "one", "CREATE TABLE a (id INTEGER PRIMARY KEY)")];
+        assert!(db.migrate("probe", &changed).await.is_err(), "an applied migration that changed is still refused");
     }
 
     #[test]
