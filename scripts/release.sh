@@ -11,12 +11,9 @@
 # (info.version, ADR 0017) and a message's (its type's .vN) move on their own, not here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/tools.sh
 # renovate: datasource=pypi depName=git-cliff
-cliff_version=2.14.2
-if ! git-cliff --version 2>/dev/null | grep -q " $cliff_version"; then
-  echo "provisioning git-cliff $cliff_version (PyPI)" >&2
-  python3 -m pip install --quiet --disable-pip-version-check "git-cliff==$cliff_version"
-fi
+pip_tool git-cliff 2.14.2 git-cliff
 
 current() { sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml; }
 semver='^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$'
@@ -25,7 +22,9 @@ if [ "${1:-}" = "--self-test" ]; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   git clone -q . "$work/repo"
+  mkdir -p "$work/repo/scripts/lib"
   cp scripts/release.sh "$work/repo/scripts/release.sh"
+  cp scripts/lib/tools.sh "$work/repo/scripts/lib/tools.sh"
   cp cliff.toml "$work/repo/cliff.toml"
   (cd "$work/repo" && git add -A && git -c user.name=ci -c user.email=ci@localhost commit -qm "test: the release tooling as in the working tree" --allow-empty)
   from=$(cd "$work/repo" && current)

@@ -11,12 +11,9 @@
 # that finds nothing cannot pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/tools.sh
 # renovate: datasource=pypi depName=detect-secrets
-version=1.5.0
-if ! detect-secrets --version 2>/dev/null | grep -qx "$version"; then
-  echo "provisioning detect-secrets $version (PyPI)" >&2
-  python3 -m pip install --quiet --disable-pip-version-check "detect-secrets==$version"
-fi
+pip_tool detect-secrets 1.5.0 detect-secrets
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -11,7 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "${1:-$here/../..}" && pwd)
-. "$here/npm_tool.sh"
+. "$here/../lib/tools.sh"
 # Optic's own ranges pull two versions of ajv that cannot compile each other's schemas.
 # renovate: datasource=npm depName=@useoptic/optic
 optic=$(npm_tool @useoptic/optic 1.0.9 optic '{"ajv": "8.17.1"}')

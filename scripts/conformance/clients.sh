@@ -9,10 +9,8 @@ cd "$(dirname "$0")/../.."
 mode=${1:?usage: clients.sh generate|check}
 # renovate: datasource=pypi depName=openapi-python-client
 generator_version=0.29.1
-if ! openapi-python-client --version 2>/dev/null | grep -q "$generator_version"; then
-  echo "provisioning openapi-python-client $generator_version (PyPI)" >&2
-  python3 -m pip install --quiet --disable-pip-version-check "openapi-python-client==$generator_version"
-fi
+. scripts/lib/tools.sh
+pip_tool openapi-python-client "$generator_version" openapi-python-client
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for api in catalog identity; do

@@ -20,15 +20,10 @@ here=scripts/conformance
 examples=${EXAMPLES:-25}
 base=${PORT_BASE:-18080}
 binary=${FLOTILLA_BINARY:-target/debug/flotilla}
-pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@"; }
-
+. scripts/lib/tools.sh
 # renovate: datasource=pypi depName=schemathesis
 schemathesis_version=4.32.5
-if ! schemathesis --version 2>/dev/null | grep -q "$schemathesis_version"; then
-  echo "provisioning schemathesis $schemathesis_version (PyPI)" >&2
-  pip_install "schemathesis==$schemathesis_version"
-fi
-. "$here/npm_tool.sh"
+pip_tool schemathesis "$schemathesis_version" schemathesis
 # renovate: datasource=npm depName=@redocly/cli
 redocly=$(npm_tool @redocly/cli 2.77.0 redocly)
 # renovate: datasource=npm depName=@asyncapi/cli

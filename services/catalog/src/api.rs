@@ -165,19 +165,7 @@ impl ProductRequest {
 
 /// A stored product.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(example = json!({
-    "id": "019593fa-5d95-7c4e-8a1f-3b6d9e2c7a10",
-    "sku": "KIT-0001",
-    "name": "Cast-Iron Skillet 26 cm",
-    "description": "Pre-seasoned cast-iron skillet with a helper handle and twin pouring lips.",
-    "price": {"amount_minor": 3499, "currency": "EUR"},
-    "category": "kitchen",
-    "image": "/images/products/kit-0001.jpg",
-    "attributes": {"diameter_cm": 26, "dishwasher_safe": false, "material": "cast iron", "weight_g": 2300},
-    "version": 3,
-    "created_at": "2025-03-14T09:26:53.589412Z",
-    "updated_at": "2025-05-02T16:41:07.305118Z"
-}))]
+#[schema(example = examples::skillet)]
 pub struct ProductResponse {
     /// The product's id, assigned by the catalog when it was created.
     pub id: Uuid,
@@ -226,37 +214,7 @@ impl From<&Product> for ProductResponse {
 
 /// One page of products.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "items": [
-        {
-            "id": "019593fa-5d95-7c4e-8a1f-3b6d9e2c7a10",
-            "sku": "KIT-0001",
-            "name": "Cast-Iron Skillet 26 cm",
-            "description": "Pre-seasoned cast-iron skillet with a helper handle and twin pouring lips.",
-            "price": {"amount_minor": 3499, "currency": "EUR"},
-            "category": "kitchen",
-            "image": "/images/products/kit-0001.jpg",
-            "attributes": {"diameter_cm": 26, "dishwasher_safe": false, "material": "cast iron", "weight_g": 2300},
-            "version": 3,
-            "created_at": "2025-03-14T09:26:53.589412Z",
-            "updated_at": "2025-05-02T16:41:07.305118Z"
-        },
-        {
-            "id": "019593fa-9e20-7d51-b3c8-0e4f7a9d1b26",
-            "sku": "KIT-0002",
-            "name": "Stainless Steel Saucepan 2 L with Lid",
-            "description": "Tri-ply stainless saucepan with an aluminium core for fast, even heating.",
-            "price": {"amount_minor": 4299, "currency": "EUR"},
-            "category": "kitchen",
-            "image": null,
-            "attributes": {"capacity_ml": 2000, "dishwasher_safe": true, "induction_compatible": true},
-            "version": 1,
-            "created_at": "2025-03-14T09:27:10.112734Z",
-            "updated_at": "2025-03-14T09:27:10.112734Z"
-        }
-    ],
-    "next_cursor": "YTowMTk1OTNmYS05ZTIwLTdkNTEtYjNjOC0wZTRmN2E5ZDFiMjY"
-}))]
+#[schema(example = examples::page)]
 pub struct ProductPage {
     /// The products of this page: in creation order, or by relevance when searching with `q`.
     pub items: Vec<ProductResponse>,
@@ -289,6 +247,71 @@ pub struct Category {
     pub name: String,
     /// How many products are in the category (at least 1).
     pub product_count: i64,
+}
+
+/// The documents' examples, built from the response types so that they are what is served.
+mod examples {
+    use std::collections::BTreeMap;
+
+    use uuid::uuid;
+
+    use super::{AttributeValue, Price, ProductPage, ProductResponse};
+
+    fn attributes(pairs: &[(&str, AttributeValue)]) -> BTreeMap<String, AttributeValue> {
+        pairs.iter().map(|(name, value)| ((*name).to_owned(), value.clone())).collect()
+    }
+
+    fn euros(amount_minor: i64) -> Price {
+        Price { amount_minor, currency: "EUR".into() }
+    }
+
+    pub fn skillet() -> ProductResponse {
+        ProductResponse {
+            id: uuid!("019593fa-5d95-7c4e-8a1f-3b6d9e2c7a10"),
+            sku: "KIT-0001".into(),
+            name: "Cast-Iron Skillet 26 cm".into(),
+            description: "Pre-seasoned cast-iron skillet with a helper handle and twin pouring lips.".into(),
+            price: euros(3499),
+            category: "kitchen".into(),
+            image: Some("/images/products/kit-0001.jpg".into()),
+            attributes: attributes(&[
+                ("diameter_cm", AttributeValue::Integer(26)),
+                ("dishwasher_safe", AttributeValue::Flag(false)),
+                ("material", AttributeValue::Text("cast iron".into())),
+                ("weight_g", AttributeValue::Integer(2300)),
+            ]),
+            version: 3,
+            created_at: "2025-03-14T09:26:53.589412Z".into(),
+            updated_at: "2025-05-02T16:41:07.305118Z".into(),
+        }
+    }
+
+    fn saucepan() -> ProductResponse {
+        ProductResponse {
+            id: uuid!("019593fa-9e20-7d51-b3c8-0e4f7a9d1b26"),
+            sku: "KIT-0002".into(),
+            name: "Stainless Steel Saucepan 2 L with Lid".into(),
+            description: "Tri-ply stainless saucepan with an aluminium core for fast, even heating.".into(),
+            price: euros(4299),
+            category: "kitchen".into(),
+            image: None,
+            attributes: attributes(&[
+                ("capacity_ml", AttributeValue::Integer(2000)),
+                ("dishwasher_safe", AttributeValue::Flag(true)),
+                ("induction_compatible", AttributeValue::Flag(true)),
+            ]),
+            version: 1,
+            created_at: "2025-03-14T09:27:10.112734Z".into(),
+            updated_at: "2025-03-14T09:27:10.112734Z".into(),
+        }
+    }
+
+    pub fn page() -> ProductPage {
+        ProductPage {
+            items: vec![skillet(), saucepan()],
+            next_cursor: Some("YTowMTk1OTNmYS05ZTIwLTdkNTEtYjNjOC0wZTRmN2E5ZDFiMjY".into()),
+        }
+    }
 }
 
 /// List products, optionally filtered by category and searched by text.

@@ -65,17 +65,7 @@ pub struct Availability {
 
 /// A SKU's counts. Always `available + reserved + committed = received`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(example = json!({
-    "sku": "KIT-0001",
-    "product_id": "019593fa-5d95-7c4e-8a1f-3b6d9e2c7a10",
-    "available": 37,
-    "reserved": 3,
-    "committed": 8,
-    "received": 48,
-    "discontinued": false,
-    "version": 14,
-    "updated_at": "2025-05-20T08:15:42.781305Z"
-}))]
+#[schema(example = examples::skillet)]
 pub struct StockLevel {
     /// The stock-keeping unit, as the catalog names it.
     pub sku: String,
@@ -116,33 +106,7 @@ impl From<&StockItem> for StockLevel {
 
 /// One page of SKUs' counts.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(example = json!({
-    "items": [
-        {
-            "sku": "KIT-0001",
-            "product_id": "019593fa-5d95-7c4e-8a1f-3b6d9e2c7a10",
-            "available": 37,
-            "reserved": 3,
-            "committed": 8,
-            "received": 48,
-            "discontinued": false,
-            "version": 14,
-            "updated_at": "2025-05-20T08:15:42.781305Z"
-        },
-        {
-            "sku": "KIT-0002",
-            "product_id": "019593fa-9e20-7d51-b3c8-0e4f7a9d1b26",
-            "available": 0,
-            "reserved": 2,
-            "committed": 22,
-            "received": 24,
-            "discontinued": false,
-            "version": 9,
-            "updated_at": "2025-05-19T17:02:11.046823Z"
-        }
-    ],
-    "next_after": "KIT-0002"
-}))]
+#[schema(example = examples::page)]
 pub struct StockPage {
     /// The SKUs of this page, in SKU order.
     pub items: Vec<StockLevel>,
@@ -160,6 +124,45 @@ pub struct PageParams {
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+}
+
+/// The documents' examples, built from the response types so that they are what is served.
+mod examples {
+    use uuid::uuid;
+
+    use super::{StockLevel, StockPage};
+
+    pub fn skillet() -> StockLevel {
+        StockLevel {
+            sku: "KIT-0001".into(),
+            product_id: Some(uuid!("019593fa-5d95-7c4e-8a1f-3b6d9e2c7a10")),
+            available: 37,
+            reserved: 3,
+            committed: 8,
+            received: 48,
+            discontinued: false,
+            version: 14,
+            updated_at: "2025-05-20T08:15:42.781305Z".into(),
+        }
+    }
+
+    fn saucepan() -> StockLevel {
+        StockLevel {
+            sku: "KIT-0002".into(),
+            product_id: Some(uuid!("019593fa-9e20-7d51-b3c8-0e4f7a9d1b26")),
+            available: 0,
+            reserved: 2,
+            committed: 22,
+            received: 24,
+            discontinued: false,
+            version: 9,
+            updated_at: "2025-05-19T17:02:11.046823Z".into(),
+        }
+    }
+
+    pub fn page() -> StockPage {
+        StockPage { items: vec![skillet(), saucepan()], next_after: Some("KIT-0002".into()) }
+    }
 }
 
 /// Units received into stock.
