@@ -23,7 +23,9 @@ pub fn build_time() -> String {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({
     "product": "flotilla", "product_version": "0.1.0", "service": "catalog", "service_version": "0.1.0",
-    "api_version": "1.0.0", "git_commit": "904b99a1c2d3", "build_time": "2026-12-01T19:47:46Z"
+    "api_version": "1.0.0",
+    "message_contracts": ["flotilla.catalog.product-created.v1", "flotilla.catalog.product-updated.v1"],
+    "git_commit": "904b99a1c2d3", "build_time": "2026-12-01T19:47:46Z"
 }))]
 pub struct VersionInfo {
     /// The product the service belongs to.
@@ -36,6 +38,9 @@ pub struct VersionInfo {
     pub service_version: &'static str,
     /// The version of the service's API contract, as its OpenAPI document's `info.version`.
     pub api_version: &'static str,
+    /// The message types it publishes (CloudEvents `type`), each ending in its contract's major
+    /// version; empty for a service that publishes none.
+    pub message_contracts: Vec<&'static str>,
     /// The source revision it was built from, or `unknown`.
     pub git_commit: &'static str,
     /// When it was built (RFC 3339, UTC), or `unknown`.
@@ -43,13 +48,19 @@ pub struct VersionInfo {
 }
 
 impl VersionInfo {
-    pub fn new(service: &'static str, service_version: &'static str, api_version: &'static str) -> Self {
+    pub fn new(
+        service: &'static str,
+        service_version: &'static str,
+        api_version: &'static str,
+        message_contracts: &[&'static str],
+    ) -> Self {
         Self {
             product: PRODUCT,
             product_version: PRODUCT_VERSION,
             service,
             service_version,
             api_version,
+            message_contracts: message_contracts.to_vec(),
             git_commit: GIT_COMMIT,
             build_time: build_time(),
         }

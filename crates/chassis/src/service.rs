@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::{Extension, Router};
 use tokio::net::TcpListener;
@@ -59,6 +59,9 @@ pub struct ServiceContext {
     pub verifier: Arc<TokenVerifier>,
     /// The service's spans, for work that runs outside a request (consumers, relays, workers).
     pub tracer: Tracer,
+    /// The message types the service publishes, set once by its messaging when it starts, so
+    /// that `/version` lists every contract version the service speaks.
+    pub publishes: Arc<OnceLock<Vec<&'static str>>>,
 }
 
 /// What a service hands back: its API and any extra readiness checks.
@@ -188,7 +191,9 @@ impl Application {
                 tasks: tasks.clone(),
                 verifier: verifier.clone(),
                 tracer: tracer.clone(),
+                publishes: Arc::default(),
             };
+            let publishes = Arc::clone(&context.publishes);
             let parts =
                 (definition.build)(context).await.map_err(|source| StartError::Build { service: name, source })?;
 
@@ -202,6 +207,7 @@ impl Application {
                 name,
                 version: definition.version,
                 api_version: definition.api_version,
+                publishes: publishes.get().cloned().unwrap_or_default().into(),
                 edge: parts.edge,
                 tracer: tracer.clone(),
             };

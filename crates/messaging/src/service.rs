@@ -48,6 +48,8 @@ pub async fn start(
 ) -> Result<MessagingParts, MessagingError> {
     let settings = BusSettings::from_config(&ctx.config)?;
     let bus = connect(&settings, &ctx.config.settings.data_dir, service).await?;
+    // Set once: a service starts its messaging once.
+    let _ = ctx.publishes.set(publishes.iter().map(|info| info.message_type).collect());
 
     let outbox = Outbox::new(service).with_tracer(ctx.tracer.clone());
     let relay = Relay::new(service, ctx.db.clone(), bus.clone(), settings.relay_options(), &outbox);

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -14,13 +14,17 @@ class VersionInfo:
     """Which build of which service answers.
 
     Example:
-        {'api_version': '1.0.0', 'build_time': '2026-12-01T19:47:46Z', 'git_commit': '904b99a1c2d3', 'product':
+        {'api_version': '1.0.0', 'build_time': '2026-12-01T19:47:46Z', 'git_commit': '904b99a1c2d3',
+            'message_contracts': ['flotilla.catalog.product-created.v1', 'flotilla.catalog.product-updated.v1'], 'product':
             'flotilla', 'product_version': '0.1.0', 'service': 'catalog', 'service_version': '0.1.0'}
 
     Attributes:
         api_version (str): The version of the service's API contract, as its OpenAPI document's `info.version`.
         build_time (str): When it was built (RFC 3339, UTC), or `unknown`.
         git_commit (str): The source revision it was built from, or `unknown`.
+        message_contracts (list[str]): The message types it publishes (CloudEvents `type`), each ending in its
+            contract's major
+            version; empty for a service that publishes none.
         product (str): The product the service belongs to.
         product_version (str): The product's release (SemVer).
         service (str): The service's name.
@@ -30,6 +34,7 @@ class VersionInfo:
     api_version: str
     build_time: str
     git_commit: str
+    message_contracts: list[str]
     product: str
     product_version: str
     service: str
@@ -42,6 +47,8 @@ class VersionInfo:
         build_time = self.build_time
 
         git_commit = self.git_commit
+
+        message_contracts = self.message_contracts
 
         product = self.product
 
@@ -58,6 +65,7 @@ class VersionInfo:
                 "api_version": api_version,
                 "build_time": build_time,
                 "git_commit": git_commit,
+                "message_contracts": message_contracts,
                 "product": product,
                 "product_version": product_version,
                 "service": service,
@@ -76,6 +84,8 @@ class VersionInfo:
 
         git_commit = d.pop("git_commit")
 
+        message_contracts = cast(list[str], d.pop("message_contracts"))
+
         product = d.pop("product")
 
         product_version = d.pop("product_version")
@@ -88,6 +98,7 @@ class VersionInfo:
             api_version=api_version,
             build_time=build_time,
             git_commit=git_commit,
+            message_contracts=message_contracts,
             product=product,
             product_version=product_version,
             service=service,

@@ -42,6 +42,8 @@ pub struct ServiceInfo {
     pub version: &'static str,
     /// The API contract's version, written into the document as `info.version`.
     pub api_version: &'static str,
+    /// The message types it publishes, each ending in its contract's major version.
+    pub publishes: Arc<[&'static str]>,
     /// Clients reach this service directly, not through a hop of ours, so a request id they send
     /// is not believed: the service makes its own and logs theirs beside it.
     pub edge: bool,

@@ -81,7 +81,7 @@ async fn metrics(State(state): State<OpsState>) -> impl IntoResponse {
 /// What runs here: product and service versions, git commit, build time.
 #[utoipa::path(get, path = "/version", tag = "operations", security(()), responses((status = 200, description = "Version", body = VersionInfo)))]
 async fn version(State(state): State<OpsState>) -> impl IntoResponse {
-    Json(VersionInfo::new(state.info.name, state.info.version, state.info.api_version))
+    Json(VersionInfo::new(state.info.name, state.info.version, state.info.api_version, &state.info.publishes))
 }
 
 pub(super) async fn openapi_json(document: Arc<String>) -> impl IntoResponse {

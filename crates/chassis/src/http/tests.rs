@@ -34,8 +34,14 @@ fn router(concurrency_limit: usize, checks: Vec<Arc<dyn ReadinessCheck>>) -> axu
         .route("/panic", axum::routing::get(|| async { panic!("deliberate") as &'static str }))
         .route("/slow", axum::routing::get(|| async { tokio::time::sleep(Duration::from_secs(5)).await }))
         .route("/wait", axum::routing::get(|| async { tokio::time::sleep(Duration::from_millis(150)).await }));
-    let info =
-        ServiceInfo { name: "probe", version: "0.0.0", api_version: "1.0.0", edge: false, tracer: Default::default() };
+    let info = ServiceInfo {
+        name: "probe",
+        version: "0.0.0",
+        api_version: "1.0.0",
+        publishes: Arc::default(),
+        edge: false,
+        tracer: Default::default(),
+    };
     service_router(info, api, Readiness::new(checks), &settings, None, false).api
 }
 

@@ -109,6 +109,10 @@ async fn probes_report_live_ready_and_version(backend: Backend) {
     let document: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert_eq!(version["api_version"], document["info"]["version"], "/version names the API contract it serves");
     assert_eq!(version["api_version"], flotilla_catalog::SERVICE.api_version);
+    let published: Vec<Value> =
+        flotilla_catalog::events::published().iter().map(|info| Value::from(info.message_type)).collect();
+    assert!(!published.is_empty());
+    assert_eq!(version["message_contracts"], Value::Array(published), "/version names every contract it publishes");
 
     let response = app.client.get(app.url("/livez")).header("x-request-id", "req-123").send().await.unwrap();
     assert_eq!(response.headers()["x-request-id"], "req-123", "a caller's request id is propagated");
