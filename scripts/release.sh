@@ -7,8 +7,9 @@
 #   scripts/release.sh 0.2.0           # on a clean main
 #   scripts/release.sh --self-test     # the whole path in a throwaway clone (CI runs this)
 #
-# The version is SemVer and must be greater than the current one. An API's contract version
-# (info.version, ADR 0017) and a message's (its type's .vN) move on their own, not here.
+# The version is SemVer and greater than the current one (the first release may keep it). An
+# API's contract version (info.version, ADR 0017) and a message's (its type's .vN) move on
+# their own, not here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/tools.sh
@@ -50,7 +51,9 @@ version=${1:?usage: scripts/release.sh <version> | --self-test}
 [[ $version =~ $semver ]] || { echo "not a SemVer version (MAJOR.MINOR.PATCH): $version" >&2; exit 1; }
 from=$(current)
 newest=$(printf '%s\n%s\n' "$from" "$version" | sort -V | tail -1)
-if [ "$version" = "$from" ] || [ "$newest" != "$version" ]; then
+# The first release may be the version the workspace has carried since the start.
+first=$([ -z "$(git tag --list 'v[0-9]*')" ] && echo yes || true)
+if [ "$newest" != "$version" ] || { [ "$version" = "$from" ] && [ -z "$first" ]; }; then
   echo "the version must grow: it is $from, and $version is not greater" >&2
   exit 1
 fi
