@@ -172,9 +172,12 @@ fn an_unreachable_database_is_a_clear_error() {
         .output()
         .unwrap();
     assert!(!output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("cannot reach the database of catalog"), "{stderr}");
-    assert!(!stderr.contains("secret-password"), "the password never reaches the output: {stderr}");
+    assert!(stderr.contains("cannot reach the database of catalog"), "the error is on stderr: {stderr}");
+    // The logs go to stdout, the error to stderr: the password reaches neither.
+    assert!(!stdout.contains("secret-password"), "the password reached stdout: {stdout}");
+    assert!(!stderr.contains("secret-password"), "the password reached stderr: {stderr}");
 }
 
 #[test]
@@ -258,7 +261,7 @@ fn every_port_passes_promtool_and_serves_only_its_own_series() {
         http_get(*port, &format!("/api/v1/{name}/anything"));
     }
     http_get(port("identity"), "/.well-known/openid-configuration");
-    let scrape = |port: u16| body_of(&http_get(port, "/metrics").unwrap());
+    let scrape = |port: u16| metrics_of(port);
     // The demo catalogue's events leave through the relay shortly after start.
     let deadline = Instant::now() + Duration::from_secs(20);
     while !scrape(port("catalog")).contains("messaging_client_sent_messages_total{service=\"catalog\"") {
@@ -317,6 +320,26 @@ fn which(tool: &str) -> Result<std::path::PathBuf, ()> {
         .map(|dir| dir.join(tool))
         .find(|path| path.is_file())
         .ok_or(())
+}
+
+/// The body of `/metrics` on `port`, asserting a 200 in the Prometheus text format (0.0.4) that
+/// is not empty: promtool accepts an empty document, so an empty or wrong answer would pass it.
+fn metrics_of(port: u16) -> String {
+    let response = http_get(port, "/metrics").unwrap_or_else(|| panic!("no answer from /metrics on {port}"));
+    let (head, _) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    assert!(head.starts_with("HTTP/1.1 200 "), "/metrics on {port}: {head}");
+    let content_type = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-type"))
+        .map(|(_, value)| value.trim().to_ascii_lowercase());
+    assert!(
+        content_type.as_deref().is_some_and(|t| t.starts_with("text/plain") && t.contains("version=0.0.4")),
+        "/metrics on {port} is not the Prometheus text format: {head}"
+    );
+    let body = body_of(&response);
+    assert!(!body.trim().is_empty(), "/metrics on {port} is empty: {head}");
+    body
 }
 
 /// The body of a raw HTTP/1.1 response, with chunked transfer encoding undone.

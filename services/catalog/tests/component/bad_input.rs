@@ -1,5 +1,6 @@
 use flotilla_testkit::{Backend, on_both_backends};
 use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -199,23 +200,71 @@ const FIELDS: &[&str] = &[
     "/attributes",
 ];
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
-
-    /// Any value in any field gives 201 or a 4xx problem, never a 5xx; a rejected request writes nothing.
-    #[test]
-    fn any_field_value_is_handled(field in proptest::sample::select(FIELDS), value in arbitrary_json(), sku in "[A-Z]{3}-[0-9]{4}") {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
+/// Any value in any field, created (POST) or replacing an existing product (PUT), gives a success
+/// or a 4xx problem (`application/problem+json`), never a 5xx; a rejected request writes nothing.
+/// One service per backend for all cases, each case with a SKU of its own.
+fn any_field_value_is_handled(backend: Backend) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (app, existing_url) = runtime.block_on(async {
+        let app = catalog(backend).await;
+        let existing = create(&app, &product("KEEP-1", "Kept")).await;
+        let url = app.url(&format!("{PRODUCTS}/{}", existing["id"].as_str().unwrap()));
+        (app, url)
+    });
+    let config = ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() };
+    let strategy = (proptest::sample::select(FIELDS), arbitrary_json(), "[A-Z]{3}-[0-9]{4}");
+    let result = TestRunner::new(config).run(&strategy, |(field, value, sku)| {
         runtime.block_on(async {
-            let app = catalog(Backend::Sqlite).await;
             let mut body = product(&sku, "Anything");
             *body.pointer_mut(field).unwrap() = value;
-            let response = app.admin.post(app.url(PRODUCTS)).json(&body).send().await.unwrap();
-            let status = response.status();
-            assert!(status == StatusCode::CREATED || status.is_client_error(), "{status} for {body}");
-            let stored = all_pages(&app, "").await.len();
-            assert_eq!(stored, usize::from(status == StatusCode::CREATED), "{status} for {body}");
-            app.stop().await;
+            let stored_before = all_pages(&app, "").await;
+            let created = app.admin.post(app.url(PRODUCTS)).json(&body).send().await.unwrap();
+            let status = created.status();
+            answered(created, StatusCode::CREATED, &format!("POST {body}")).await;
+            let stored = all_pages(&app, "").await;
+            let grown = usize::from(status == StatusCode::CREATED);
+            assert_eq!(stored.len(), stored_before.len() + grown, "{status} for POST {body}");
+
+            let before: Value = app.client.get(&existing_url).send().await.unwrap().json().await.unwrap();
+            let replaced = app.admin.put(&existing_url).header("if-match", "*").json(&body).send().await.unwrap();
+            let status = replaced.status();
+            answered(replaced, StatusCode::OK, &format!("PUT {body}")).await;
+            if status != StatusCode::OK {
+                let after: Value = app.client.get(&existing_url).send().await.unwrap().json().await.unwrap();
+                assert_eq!(after, before, "{status} for PUT {body} changed the product");
+            }
+            assert_eq!(all_pages(&app, "").await.len(), stored.len(), "{status} for PUT {body}");
         });
+        Ok(())
+    });
+    runtime.block_on(app.stop());
+    if let Err(failure) = result {
+        panic!("{failure}");
     }
+}
+
+/// `success`, or a 4xx answered as `application/problem+json` with its own status in the document.
+async fn answered(response: reqwest::Response, success: StatusCode, what: &str) {
+    let status = response.status();
+    if status == success {
+        return;
+    }
+    assert!(status.is_client_error(), "{status} for {what}");
+    assert_eq!(
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/problem+json"),
+        "{status} for {what}"
+    );
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["status"], status.as_u16(), "{what}: {problem}");
+}
+
+#[test]
+fn any_field_value_is_handled_on_sqlite() {
+    any_field_value_is_handled(Backend::Sqlite);
+}
+
+#[test]
+fn any_field_value_is_handled_on_postgres() {
+    any_field_value_is_handled(Backend::Postgres);
 }

@@ -136,6 +136,7 @@ async fn metrics_count_requests_by_route_template(backend: Backend) {
         .lines()
         .find(|l| {
             l.starts_with("http_server_request_duration_seconds_count{")
+                && l.contains(r#"http_request_method="GET""#)
                 && l.contains(r#"http_route="/api/v1/catalog/products/{id}""#)
                 && l.contains(r#"http_response_status_code="404""#)
                 && l.contains(r#"service="catalog""#)
