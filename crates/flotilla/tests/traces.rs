@@ -89,7 +89,14 @@ async fn one_request_through_gateway_service_bus_and_consumer_is_one_trace() {
 
     let spans = receiver
         .trace(&trace_id, Duration::from_secs(30), |spans| {
-            consumed_by(spans, "inventory")
+            // Every process exports on its own schedule: wait for each span asserted below,
+            // the gateway's too, which may arrive after the consumers'.
+            let has = |service: &str, kind: i32| spans.iter().any(|span| span.service == service && span.kind == kind);
+            has("gateway", SERVER)
+                && has("gateway", CLIENT)
+                && has("catalog", SERVER)
+                && spans.iter().any(|span| span.service == "catalog" && span.name == "transaction")
+                && consumed_by(spans, "inventory")
                 && consumed_by(spans, "basket")
                 && spans.iter().any(|span| span.name.starts_with("send "))
         })

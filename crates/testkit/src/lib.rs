@@ -156,6 +156,19 @@ pub struct TestApp {
 /// Starts `definition` on a free port with a fresh `backend` database, accepting tokens from a
 /// fresh [`TestIssuer`], with the given settings layered on top.
 pub async fn spawn(definition: &'static ServiceDefinition, backend: Backend, settings: &[(&str, Value)]) -> TestApp {
+    try_spawn(definition, backend, settings)
+        .await
+        .unwrap_or_else(|e| panic!("{} failed to start: {e}", definition.name))
+}
+
+/// As [`spawn`], returning why the service did not start: a test that must choose the service's
+/// port itself (a [`free_port`]) can choose again when another process took it meanwhile
+/// ([`StartError::Bind`]).
+pub async fn try_spawn(
+    definition: &'static ServiceDefinition,
+    backend: Backend,
+    settings: &[(&str, Value)],
+) -> Result<TestApp, StartError> {
     let database = TestDatabase::new(backend).await;
     let issuer = Arc::new(TestIssuer::start().await);
     let mut config = database.config().set(&format!("services.{}.port", definition.name), 0).expect("port");
@@ -163,7 +176,7 @@ pub async fn spawn(definition: &'static ServiceDefinition, backend: Backend, set
         config = config.set(key, value).unwrap_or_else(|e| panic!("test setting {key}: {e}"));
     }
     let config = config.resolve_addresses(&[definition]).expect("addresses");
-    start(definition, config, database, issuer).await
+    try_start(definition, config, database, issuer).await
 }
 
 /// Asserts that `docs/api/<service>.openapi.json` is the document `app` serves; with
@@ -219,9 +232,18 @@ async fn start(
     database: TestDatabase,
     issuer: Arc<TestIssuer>,
 ) -> TestApp {
-    let app = Application::build(definition, config.clone())
+    try_start(definition, config, database, issuer)
         .await
-        .unwrap_or_else(|e| panic!("{} failed to start: {e}", definition.name));
+        .unwrap_or_else(|e| panic!("{} failed to start: {e}", definition.name))
+}
+
+async fn try_start(
+    definition: &'static ServiceDefinition,
+    config: Config,
+    database: TestDatabase,
+    issuer: Arc<TestIssuer>,
+) -> Result<TestApp, StartError> {
+    let app = Application::build(definition, config.clone()).await?;
     let addr = app.local_addr().expect("bound address");
     let ops_addr = app.ops_addr();
     let stop = CancellationToken::new();
@@ -229,7 +251,7 @@ async fn start(
     let client =
         flotilla_chassis::outbound::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let admin = client_with_token(&issuer.token("test-admin", &["admin"]));
-    TestApp { addr, ops_addr, client, admin, issuer, definition, config, stop, serving, database }
+    Ok(TestApp { addr, ops_addr, client, admin, issuer, definition, config, stop, serving, database })
 }
 
 impl TestApp {

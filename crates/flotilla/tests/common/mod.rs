@@ -29,8 +29,13 @@ pub fn free_port() -> u16 {
 /// `count` ports that differ from each other: each is held until all are chosen, since a port
 /// released at once may be the next one the kernel hands out.
 pub fn distinct_free_ports(count: usize) -> Vec<u16> {
-    let held: Vec<_> = (0..count).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
-    held.iter().map(|listener| listener.local_addr().unwrap().port()).collect()
+    held_free_ports(count).iter().map(|listener| listener.local_addr().unwrap().port()).collect()
+}
+
+/// `count` listeners on distinct free ports, for a caller that holds them until a child process
+/// that must be told its ports up front is about to bind them.
+pub fn held_free_ports(count: usize) -> Vec<std::net::TcpListener> {
+    (0..count).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect()
 }
 
 /// An upstream that accepts every connection and hangs up before answering: it keeps its port,
@@ -49,13 +54,30 @@ pub fn hanging_up_upstream() -> u16 {
 /// A free port for every service.
 pub struct Ports {
     services: BTreeMap<String, u16>,
+    /// The listeners that keep the ports taken until [`Ports::release`].
+    held: Vec<std::net::TcpListener>,
 }
 
 impl Ports {
+    /// The ports, already released.
     pub fn new() -> Self {
+        let mut ports = Self::held();
+        ports.release();
+        ports
+    }
+
+    /// The ports, still bound here until [`Ports::release`]: no other test can take one between
+    /// the choice and the moment the system is about to bind them.
+    pub fn held() -> Self {
         let services = services();
-        let ports = distinct_free_ports(services.len());
-        Self { services: services.into_iter().zip(ports).collect() }
+        let held = held_free_ports(services.len());
+        let ports = held.iter().map(|listener| listener.local_addr().unwrap().port());
+        Self { services: services.into_iter().zip(ports).collect(), held }
+    }
+
+    /// Lets the ports go, for the process about to bind them; call it just before it starts.
+    pub fn release(&mut self) {
+        self.held.clear();
     }
 
     pub fn of(&self, service: &str) -> u16 {

@@ -67,7 +67,7 @@ impl System {
     fn with(database: TestDatabase, nats: Option<NatsServer>, up: bool) -> Self {
         let system = Self {
             dir: tempfile::tempdir().unwrap(),
-            ports: Ports::new(),
+            ports: Ports::held(),
             database,
             nats,
             child: None,
@@ -130,6 +130,9 @@ impl System {
         } else {
             command.arg("run");
         }
+        // Held since the system was made, so that no other test took one meanwhile; a restart
+        // binds them again after the previous process let them go, which no test can hold for it.
+        self.ports.release();
         let child = command.stdout(log.try_clone().unwrap()).stderr(log).stdin(Stdio::null()).spawn().unwrap();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);

@@ -180,10 +180,16 @@ pub async fn timers_fire_after_a_restart(kind: Kind) {
     let ms = Duration::from_millis;
     // The replica that set the timers dies before they are due, and is down while they come due.
     let dying = world.start_timers();
-    schedule(&world, &[("during-downtime", ms(100), 1), ("after-restart", ms(800), 2)]).await;
+    let due = schedule(&world, &[("during-downtime", ms(100), 1), ("after-restart", ms(800), 2)]).await;
     dying.abort();
     let _ = dying.await;
-    tokio::time::sleep(ms(300)).await;
+    // The first is due while no worker runs: it is still set, unfired, once its time has passed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while OffsetDateTime::now_utc() <= due[0] {
+        assert!(std::time::Instant::now() < deadline, "the clock never reached {}", due[0]);
+        tokio::time::sleep(ms(10)).await;
+    }
+    assert_eq!(timers_left(&world).await, 2, "nothing fires while no worker runs");
     assert!(wakes.received().is_empty(), "nothing fires while no worker runs");
 
     world.start_timers();

@@ -126,7 +126,19 @@ async fn expired_refresh_tokens_are_deleted() {
         n
     };
     assert_eq!(count().await, 1);
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // Until its stored expiry has passed, as the sweep compares it.
+    let expires_at = {
+        let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=ro", file.display())).await.unwrap();
+        let text: String =
+            sqlx::query_scalar("SELECT expires_at FROM refresh_tokens").fetch_one(&mut db).await.unwrap();
+        db.close().await.unwrap();
+        flotilla_chassis::db::parse_timestamp(&text).unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while time::OffsetDateTime::now_utc() <= expires_at {
+        assert!(std::time::Instant::now() < deadline, "the refresh token never expired: {expires_at}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     // The sweep runs in the background at start and every minute after.
     let app = app.restart().await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

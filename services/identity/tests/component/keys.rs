@@ -31,8 +31,8 @@ async fn published_kids(app: &flotilla_testkit::TestApp) -> Vec<String> {
 async fn rotation_keeps_tokens_in_flight_valid(backend: Backend) {
     let settings = [
         ("services.identity.key_prepublish_s", json!(1)),
-        ("services.identity.access_token_ttl_s", json!(2)),
-        ("services.identity.id_token_ttl_s", json!(2)),
+        ("services.identity.access_token_ttl_s", json!(3)),
+        ("services.identity.id_token_ttl_s", json!(3)),
         ("auth.leeway_s", json!(0)),
     ];
     let app = identity(backend, &settings).await;
@@ -51,10 +51,12 @@ async fn rotation_keeps_tokens_in_flight_valid(backend: Backend) {
     let response = admin.post(&rotate).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::ACCEPTED);
 
-    // Published at once, before it signs anything.
+    // Published at once, before it signs anything. A token minted now is the one in flight:
+    // minted after the slow admin sign-in, so that its lifetime covers only the rotation.
     let kids = published_kids(&app).await;
     assert_eq!(kids.len(), 2);
-    assert_eq!(header(&service_token(&app).await)["kid"], old_kid, "the new key does not sign yet");
+    let in_flight = service_token(&app).await;
+    assert_eq!(header(&in_flight)["kid"], old_kid, "the new key does not sign yet");
 
     let deadline = Instant::now() + Duration::from_secs(15);
     let new_token = loop {
@@ -67,7 +69,7 @@ async fn rotation_keeps_tokens_in_flight_valid(backend: Backend) {
     };
     // The verifier has only the old key cached; the unknown kid makes it refetch.
     verifier.verify(&new_token).await.unwrap();
-    verifier.verify(&old_token).await.unwrap();
+    verifier.verify(&in_flight).await.unwrap();
 
     // Once every token of the old key has expired, the key is withdrawn.
     let deadline = Instant::now() + Duration::from_secs(15);

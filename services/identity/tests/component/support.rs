@@ -2,6 +2,7 @@ use std::collections::HashMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use flotilla_chassis::service::StartError;
 use flotilla_testkit::{Backend, TestApp};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -14,7 +15,23 @@ pub const SERVICE_SECRET: &str = "service secret for tests";
 
 /// The identity service as its own issuer, with a public web client, a confidential service
 /// account and a configured administrator.
+///
+/// It names itself in its tokens, so it is told its port before it binds it: a port picked free
+/// may be taken by another test before then, and is then picked again.
 pub async fn identity(backend: Backend, extra: &[(&str, Value)]) -> TestApp {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match flotilla_testkit::try_spawn(&flotilla_identity::SERVICE, backend, &settings(extra)).await {
+            Ok(app) => return app,
+            Err(error @ StartError::Bind { .. }) if attempts < 5 => eprintln!("{error}; choosing another port"),
+            Err(error) => panic!("identity failed to start: {error}"),
+        }
+    }
+}
+
+/// The identity's settings on a port that was free a moment ago.
+fn settings<'a>(extra: &[(&'a str, Value)]) -> Vec<(&'a str, Value)> {
     let port = flotilla_testkit::free_port();
     let mut settings = vec![
         ("services.identity.port", json!(port)),
@@ -33,7 +50,7 @@ pub async fn identity(backend: Backend, extra: &[(&str, Value)]) -> TestApp {
         ),
     ];
     settings.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
-    flotilla_testkit::spawn(&flotilla_identity::SERVICE, backend, &settings).await
+    settings
 }
 
 pub struct Pkce {
