@@ -272,8 +272,17 @@ impl TestApp {
 
     /// Stops the service and starts it again on the same database, as a process restart would.
     pub async fn restart(self) -> TestApp {
+        self.restart_with(&[]).await
+    }
+
+    /// As [`TestApp::restart`], with `settings` layered on the configuration first: a rotated
+    /// secret, say.
+    pub async fn restart_with(self, settings: &[(&str, Value)]) -> TestApp {
         let definition = self.definition;
-        let config = self.config.clone();
+        let mut config = self.config.clone();
+        for (key, value) in settings {
+            config = config.set(key, value.clone()).unwrap_or_else(|e| panic!("test setting {key}: {e}"));
+        }
         let issuer = Arc::clone(&self.issuer);
         let database = self.stop().await;
         start(definition, config, database, issuer).await

@@ -97,16 +97,36 @@ fn build(ctx: ServiceContext) -> BuildFuture {
     })
 }
 
-/// Creates the configured administrator on first start. An existing account is left as it is:
-/// its password may have been changed since, and configuration must not silently reset it.
+/// Creates the configured administrator on first start. Afterwards its password is the
+/// configured one: a rotated secret (a new `services.identity.admin.password`) replaces the
+/// stored hash at the next start and revokes the account's refresh tokens, which the old
+/// password may have obtained. Its roles and everything else are left as they are.
 async fn ensure_admin(db: &Database, admin: &AdminSettings) -> Result<(), flotilla_chassis::service::BoxError> {
     let email = domain::credentials::email(&admin.email)?;
-    if store::user_by_email(db.pool(), &email).await?.is_some() {
-        return Ok(());
-    }
     domain::credentials::password(admin.password.expose_secret())
         .map_err(|e| format!("services.identity.admin.password: {e}"))?;
+    let existing = store::user_by_email(db.pool(), &email).await?;
     let password = admin.password.clone();
+    if let Some(user) = existing {
+        let stored = user.password_hash.clone();
+        let current = tokio::task::spawn_blocking(move || {
+            if domain::credentials::check(password.expose_secret(), Some(&stored)) {
+                Ok(None)
+            } else {
+                domain::credentials::hash(password.expose_secret()).map(Some)
+            }
+        })
+        .await??;
+        if let Some(hash) = current {
+            let now = time::OffsetDateTime::now_utc();
+            let mut tx = db.begin_write().await?;
+            store::set_password_hash(&mut *tx, &user.id, &hash).await?;
+            let revoked = store::revoke_user_refresh(&mut *tx, &user.id, now).await?;
+            tx.commit().await?;
+            tracing::info!(user_id = %user.id, revoked, "the configured administrator's password changed; its refresh tokens are revoked");
+        }
+        return Ok(());
+    }
     let hash = tokio::task::spawn_blocking(move || domain::credentials::hash(password.expose_secret())).await??;
     let user = User {
         id: uuid::Uuid::now_v7().to_string(),

@@ -277,6 +277,34 @@ pub async fn refresh_owner<'c, E: Executor<'c, Database = Any>>(
     Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get("family_id")?, r.try_get("client_id")?))).transpose()?)
 }
 
+/// Replaces a user's password hash.
+pub async fn set_password_hash<'c, E: Executor<'c, Database = Any>>(
+    db: E,
+    user_id: &str,
+    password_hash: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(user_id)
+        .bind(password_hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Revokes every refresh token of a user that is not revoked yet; how many were.
+pub async fn revoke_user_refresh<'c, E: Executor<'c, Database = Any>>(
+    db: E,
+    user_id: &str,
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let result = sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+        .bind(user_id)
+        .bind(timestamp(now))
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected())
+}
+
 pub async fn revoke_family<'c, E: Executor<'c, Database = Any>>(
     db: E,
     family_id: &str,
