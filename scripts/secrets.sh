@@ -17,10 +17,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${FLOTILLA_SECRETS_DIR:-deploy/secrets}
 overlays=${FLOTILLA_OVERLAYS_DIR:-deploy/k8s/overlays}
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 if ! command -v age >/dev/null 2>&1; then
   echo "provisioning age (Debian package age)" >&2
-  if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq --no-install-recommends age >/dev/null
-  else sudo apt-get install -y -qq --no-install-recommends age >/dev/null; fi
+  apt_install() { as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends age >/dev/null; }
+  # A machine that never fetched the package lists has none to install from.
+  apt_install 2>/dev/null || { as_root apt-get update -qq && apt_install; }
 fi
 if ! python3 -c 'import yaml' 2>/dev/null; then
   echo "provisioning PyYAML (PyPI)" >&2
