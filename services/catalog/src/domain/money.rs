@@ -63,4 +63,9 @@ mod tests {
         assert_eq!(Currency::parse("DEM"), None, "withdrawn");
         assert_eq!(Currency::parse(""), None);
     }
+
+    #[test]
+    fn a_currency_displays_as_its_code() {
+        assert_eq!(Currency::parse("JPY").unwrap().to_string(), "JPY");
+    }
 }

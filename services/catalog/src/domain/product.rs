@@ -306,6 +306,53 @@ mod tests {
         assert_eq!(next.etag(), "\"2\"");
     }
 
+    #[test]
+    fn every_limit_itself_is_allowed_and_one_beyond_it_is_not() {
+        let ok = |input: ProductInput| validate(input).is_ok();
+        let x = |n: usize| "x".repeat(n);
+        assert!(ok(ProductInput { name: x(200), ..input() }));
+        assert_eq!(fields(validate(ProductInput { name: x(201), ..input() })), ["/name"]);
+        assert_eq!(fields(validate(ProductInput { name: "a\u{7}b".into(), ..input() })), ["/name"]);
+
+        assert!(ok(ProductInput { description: x(5000), ..input() }));
+        assert_eq!(fields(validate(ProductInput { description: x(5001), ..input() })), ["/description"]);
+        assert!(ok(ProductInput { description: "line\nnext\tcolumn".into(), ..input() }));
+        for bad in ["a\u{7}b", "a\rb"] {
+            assert_eq!(fields(validate(ProductInput { description: bad.into(), ..input() })), ["/description"]);
+        }
+
+        assert!(ok(ProductInput { category: "a".repeat(50), ..input() }));
+        assert!(ok(ProductInput { category: "cast-iron-2".into(), ..input() }));
+        for bad in ["a".repeat(51), String::new(), "-a".into(), "a-".into(), "a--b".into(), "A".into()] {
+            assert_eq!(fields(validate(ProductInput { category: bad.clone(), ..input() })), ["/category"], "{bad}");
+        }
+
+        for good in ["ABC".to_owned(), "A".repeat(32), "0-A".into()] {
+            assert!(ok(ProductInput { sku: good.clone(), ..input() }), "{good}");
+        }
+        for bad in ["AB".to_owned(), "A".repeat(33), "-AB".into(), "AB1c".into()] {
+            assert_eq!(fields(validate(ProductInput { sku: bad.clone(), ..input() })), ["/sku"], "{bad}");
+        }
+
+        assert!(ok(ProductInput { image: Some(format!("/{}", x(499))), ..input() }));
+        assert!(ok(ProductInput { image: Some("https://x".into()), ..input() }));
+        assert!(ok(ProductInput { image: Some("  ".into()), ..input() }), "a blank image is no image");
+        for bad in [format!("/{}", x(500)), "/a\u{7}".into()] {
+            assert_eq!(fields(validate(ProductInput { image: Some(bad), ..input() })), ["/image"]);
+        }
+
+        let attributes = |n: usize| (0..n).map(|i| (format!("k{i}"), AttributeValue::Flag(true))).collect();
+        assert!(ok(ProductInput { attributes: attributes(32), ..input() }));
+        assert_eq!(fields(validate(ProductInput { attributes: attributes(33), ..input() })), ["/attributes"]);
+        let one =
+            |key: String, value: AttributeValue| ProductInput { attributes: BTreeMap::from([(key, value)]), ..input() };
+        assert!(ok(one("a".repeat(40), AttributeValue::Text(x(200)))));
+        assert!(ok(one("a_1".into(), AttributeValue::Integer(1))));
+        for bad in ["a".repeat(41), String::new(), "1a".into(), "a-b".into()] {
+            assert!(!ok(one(bad.clone(), AttributeValue::Flag(false))), "{bad}");
+        }
+    }
+
     proptest! {
         #[test]
         fn validation_never_panics(

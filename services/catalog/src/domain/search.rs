@@ -88,6 +88,8 @@ mod tests {
         assert!(query_terms("a - !").is_err());
         assert!(query_terms("aa bb cc dd ee ff gg hh ii").is_err());
         assert!(query_terms(&"x".repeat(201)).is_err());
+        assert_eq!(query_terms(&"x".repeat(200)).unwrap().len(), 1, "exactly the longest query is allowed");
+        assert_eq!(query_terms("aa bb cc dd ee ff gg hh").unwrap().len(), MAX_QUERY_TERMS);
     }
 
     #[test]

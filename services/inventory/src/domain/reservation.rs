@@ -189,6 +189,8 @@ mod tests {
         ));
         let many = (0..6).map(|i| (format!("S{i}"), 1));
         assert_eq!(lines(many, 5, 10), Err(LinesError::TooMany { max: 5, got: 6 }));
+        let most = (0..5).map(|i| (format!("S{i}"), 1));
+        assert_eq!(lines(most, 5, 10).unwrap().len(), 5, "exactly max_lines is allowed");
     }
 
     #[test]

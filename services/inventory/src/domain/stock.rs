@@ -90,4 +90,14 @@ mod tests {
         assert_eq!(note(Some("pallet 7")).unwrap(), "pallet 7");
         assert_eq!(note(Some(" ")).unwrap_err().field, "/note");
     }
+
+    #[test]
+    fn the_limits_themselves_are_allowed() {
+        assert_eq!(adjustment(MAX_UNITS, "stock-take").unwrap().0, MAX_UNITS);
+        assert_eq!(adjustment(-MAX_UNITS, "stock-take").unwrap().0, -MAX_UNITS);
+        assert!(adjustment(MAX_UNITS + 1, "stock-take").is_err());
+        let longest = "x".repeat(MAX_REASON_CHARS);
+        assert_eq!(adjustment(1, &longest).unwrap().1, longest);
+        assert_eq!(note(Some(&longest)).unwrap(), longest);
+    }
 }
