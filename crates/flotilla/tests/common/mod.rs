@@ -26,14 +26,9 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// `count` ports that differ from each other: each is held until all are chosen, since a port
-/// released at once may be the next one the kernel hands out.
-pub fn distinct_free_ports(count: usize) -> Vec<u16> {
-    held_free_ports(count).iter().map(|listener| listener.local_addr().unwrap().port()).collect()
-}
-
-/// `count` listeners on distinct free ports, for a caller that holds them until a child process
-/// that must be told its ports up front is about to bind them.
+/// `count` listeners on distinct free ports (each held until all are chosen, since a port
+/// released at once may be the next one the kernel hands out), for a caller that holds them
+/// until a child process that must be told its ports up front is about to bind them.
 pub fn held_free_ports(count: usize) -> Vec<std::net::TcpListener> {
     (0..count).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect()
 }
